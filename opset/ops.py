@@ -1,0 +1,267 @@
+"""The op implementations.  Each takes stacked operands (see ``opset.stack``)
+and returns a new tensor; none writes to its inputs.
+
+Per-slice semantics are written in each docstring; "scalar" means a per-layer
+scalar (a result of shape (L,)).
+"""
+import torch
+import torch.nn.functional as F
+
+from opset.errors import OpError
+from opset.stack import align, check_stack, fdtype, flat, rows, slice_shape
+
+
+def _cmp(res, a, b):
+    return res.to(torch.promote_types(fdtype(a), fdtype(b)))
+
+
+# --- binary elementwise (broadcast per slice, OpError otherwise) ---------------
+def add(a, b):
+    """A + B, broadcast per layer."""
+    a, b, _ = align(a, b, "add")
+    return a + b
+
+
+def sub(a, b):
+    """A - B, broadcast per layer."""
+    a, b, _ = align(a, b, "sub")
+    return a - b
+
+
+def mul(a, b):
+    """A * B elementwise, broadcast per layer."""
+    a, b, _ = align(a, b, "mul")
+    return a * b
+
+
+def lt(a, b):
+    """1.0 where A < B else 0.0."""
+    a2, b2, _ = align(a, b, "lt")
+    return _cmp(a2 < b2, a, b)
+
+
+def gt(a, b):
+    """1.0 where A > B else 0.0."""
+    a2, b2, _ = align(a, b, "gt")
+    return _cmp(a2 > b2, a, b)
+
+
+def eq(a, b):
+    """1.0 where A == B else 0.0."""
+    a2, b2, _ = align(a, b, "eq")
+    return _cmp(a2 == b2, a, b)
+
+
+def matmul(a, b):
+    """torch.matmul per layer: 1-D x 1-D is a dot product; 1-D operands are
+    promoted as torch does; batch dims broadcast; scalars raise OpError."""
+    check_stack(a)
+    check_stack(b)
+    if a.shape[0] != b.shape[0]:
+        raise OpError("matmul: stacks of different length")
+    sa, sb = slice_shape(a), slice_shape(b)
+    if not sa or not sb:
+        raise OpError("matmul: needs at least 1-D tensors per layer, got a scalar")
+    if sa[-1] != (sb[0] if len(sb) == 1 else sb[-2]):
+        raise OpError(f"matmul: inner dimensions of {sa} and {sb} differ")
+    if len(sa) == 1 and len(sb) == 1:
+        return (a * b).sum(-1)
+    squeeze = None
+    if len(sa) == 1:
+        a, squeeze = a.unsqueeze(1), -2
+    if len(sb) == 1:
+        b, squeeze = b.unsqueeze(-1), -1
+    ba, bb = tuple(a.shape[1:-2]), tuple(b.shape[1:-2])
+    try:
+        batch = torch.broadcast_shapes(ba, bb)
+    except RuntimeError:
+        raise OpError(f"matmul: batch shapes {ba} and {bb} do not broadcast") from None
+    n = len(batch)
+    a = a.reshape(a.shape[0], *([1] * (n - len(ba))), *a.shape[1:])
+    b = b.reshape(b.shape[0], *([1] * (n - len(bb))), *b.shape[1:])
+    out = torch.matmul(a, b)
+    return out.squeeze(squeeze) if squeeze is not None else out
+
+
+# --- unary elementwise -----------------------------------------------------------
+def log(a):
+    """log(A) after replacing entries <= 0 by 1 (on a copy)."""
+    a = check_stack(a)
+    return torch.log(torch.where(a <= 0, torch.ones_like(a), a))
+
+
+def abslog(a):
+    """log|A| after replacing zeros by 1 (on a copy)."""
+    a = check_stack(a)
+    return torch.log(torch.where(a == 0, torch.ones_like(a), a).abs())
+
+
+def abs_(a):
+    """|A|."""
+    return check_stack(a).abs()
+
+
+def square(a):
+    """A ** 2."""
+    return check_stack(a).square()
+
+
+def exp(a):
+    """e ** A."""
+    return check_stack(a).exp()
+
+
+def normalize(a):
+    """(A - mean) / std over each layer's elements (unbiased std); NaN -> 0."""
+    f = flat(check_stack(a))
+    mean = f.mean(-1)
+    std = f.std(-1) if f.shape[1] > 1 else torch.full_like(mean, float("nan"))
+    shape = (a.shape[0],) + (1,) * (a.dim() - 1)
+    return torch.nan_to_num((a - mean.reshape(shape)) / std.reshape(shape), nan=0.0)
+
+
+def relu(a):
+    """max(A, 0)."""
+    return torch.relu(check_stack(a))
+
+
+def sign(a):
+    """-1, 0 or 1; NaN stays NaN (torch.sign would hide it as 0)."""
+    a = check_stack(a)
+    return torch.where(torch.isnan(a), a, torch.sign(a))
+
+
+def heaviside(a):
+    """1 where A > 0 else 0 (0 at 0)."""
+    a = check_stack(a)
+    return (a > 0).to(fdtype(a))
+
+
+def reciprocal(a):
+    """1 / A (inf at 0; the validity check rejects programs that keep it)."""
+    a = check_stack(a)
+    return torch.reciprocal(a.to(fdtype(a)))
+
+
+# --- reductions to a per-layer scalar -----------------------------------------
+def frobenius_norm(a):
+    """sqrt(sum A**2) per layer -> scalar."""
+    return torch.linalg.vector_norm(flat(check_stack(a)).to(fdtype(a)), dim=-1)
+
+
+def normalized_sum(a):
+    """sum(A) / numel per layer -> scalar."""
+    return flat(check_stack(a)).to(fdtype(a)).mean(-1)
+
+
+def l1_norm(a):
+    """sum|A| / numel per layer -> scalar."""
+    return flat(check_stack(a)).to(fdtype(a)).abs().mean(-1)
+
+
+def numel(a):
+    """Number of elements per layer -> scalar."""
+    a = check_stack(a)
+    return torch.full((a.shape[0],), float(flat(a).shape[1]), dtype=fdtype(a), device=a.device)
+
+
+def _square_mats(a, what):
+    s = slice_shape(check_stack(a))
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise OpError(f"{what}: needs square matrices in the last two dims per layer, got {s}")
+    return a.to(fdtype(a))
+
+
+def det(a):
+    """Determinant of the last two (square) dims -> shape (L, *batch)."""
+    return torch.linalg.det(_square_mats(a, "det"))
+
+
+def logdet(a):
+    """log(det) of the last two (square) dims; NaN (negative det) -> 0."""
+    return torch.nan_to_num(torch.logdet(_square_mats(a, "logdet")), nan=0.0)
+
+
+def sym_eig_ratio(a):
+    """A reshaped (n, -1); M = A @ A.T symmetrised; largest / smallest eigenvalue."""
+    r = rows(check_stack(a), "sym_eig_ratio").to(fdtype(a))
+    m = r @ r.transpose(-1, -2)
+    m = (m + m.transpose(-1, -2)) / 2
+    ev = torch.linalg.eigvalsh(m)
+    return ev[..., -1] / ev[..., 0]
+
+
+def eig_ratio(a):
+    """A reshaped (n, -1); M = einsum('nc,mc->nm'); general eigen-solver;
+    largest / smallest real part (modern replacement of torch.eig)."""
+    r = rows(check_stack(a), "eig_ratio").to(fdtype(a))
+    m = torch.einsum("lnc,lmc->lnm", r, r)
+    ev = torch.linalg.eigvals(m).real
+    return ev.max(-1).values / ev.min(-1).values
+
+
+# --- binary reductions -----------------------------------------------------------
+def hamming_dist(a, b):
+    """Number of positions where heaviside(A) != heaviside(B) -> scalar."""
+    a2, b2, shape = align(a, b, "hamming_dist")
+    d = (a2 > 0) != (b2 > 0)
+    d = d.expand(a2.shape[0], *shape)
+    return flat(d).sum(-1).to(torch.promote_types(fdtype(a), fdtype(b)))
+
+
+def kl_div(a, b):
+    """KL(B || softmax-free input A) as torch's kl_div(A, B, 'batchmean'):
+    sum(B * (log B - A)) / first dim, per layer -> scalar."""
+    a2, b2, shape = align(a, b, "kl_div")
+    terms = torch.xlogy(b2, b2) - b2 * a2
+    terms = terms.expand(a2.shape[0], *shape)
+    n = shape[0] if shape else 1
+    return flat(terms).sum(-1) / n
+
+
+def cosine_similarity(a, b):
+    """Rows of A and B (each reshaped (n, -1)) compared by cosine, summed -> scalar."""
+    a2, b2, shape = align(a, b, "cosine_similarity")
+    full = (a2.shape[0], *shape)
+    ra = a2.expand(full).reshape(full[0], shape[0] if shape else 1, -1)
+    rb = b2.expand(full).reshape(full[0], shape[0] if shape else 1, -1)
+    return F.cosine_similarity(ra.to(fdtype(a)), rb.to(fdtype(b)), dim=-1).sum(-1)
+
+
+# --- others ----------------------------------------------------------------------
+def softmax(a):
+    """Softmax over each layer's last dim (a per-layer scalar becomes 1)."""
+    a = check_stack(a)
+    if a.dim() == 1:
+        return torch.ones_like(a, dtype=fdtype(a))
+    return torch.softmax(a.to(fdtype(a)), dim=-1)
+
+
+def sigmoid(a):
+    """1 / (1 + e**-A)."""
+    a = check_stack(a)
+    return torch.sigmoid(a.to(fdtype(a)))
+
+
+def ones_like(a):
+    """Ones of A's shape."""
+    a = check_stack(a)
+    return torch.ones_like(a, dtype=fdtype(a))
+
+
+def zeros_like(a):
+    """Zeros of A's shape."""
+    a = check_stack(a)
+    return torch.zeros_like(a, dtype=fdtype(a))
+
+
+def greater_than_zero(a):
+    """1.0 where A > 0 else 0.0."""
+    a = check_stack(a)
+    return (a > 0).to(fdtype(a))
+
+
+def less_than_zero(a):
+    """1.0 where A < 0 else 0.0."""
+    a = check_stack(a)
+    return (a < 0).to(fdtype(a))

@@ -1,0 +1,54 @@
+"""Helpers for the stacked-operand convention (leading axis = one slice per layer)."""
+import torch
+
+from opset.errors import OpError
+
+
+def check_stack(x):
+    if not isinstance(x, torch.Tensor):
+        raise OpError(f"operand must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 1:
+        raise OpError("operand has no stack axis: stacked tensors are at least 1-D (L, ...)")
+    return x
+
+
+def slice_shape(x):
+    return tuple(x.shape[1:])
+
+
+def fdtype(x):
+    return x.dtype if x.is_floating_point() else torch.get_default_dtype()
+
+
+def pad_to(x, ndim):
+    """View ``x`` (L, *s) as (L, 1, ..., 1, *s) with ``ndim`` per-slice dims."""
+    s = slice_shape(x)
+    return x.reshape(x.shape[0], *([1] * (ndim - len(s))), *s)
+
+
+def align(a, b, what):
+    """Give two stacks the same per-slice rank, checking per-slice broadcast."""
+    check_stack(a)
+    check_stack(b)
+    if a.shape[0] != b.shape[0]:
+        raise OpError(f"{what}: stacks of different length {a.shape[0]} and {b.shape[0]}")
+    sa, sb = slice_shape(a), slice_shape(b)
+    try:
+        shape = torch.broadcast_shapes(sa, sb)
+    except RuntimeError:
+        raise OpError(f"{what}: shapes {sa} and {sb} do not broadcast") from None
+    n = len(shape)
+    return pad_to(a, n), pad_to(b, n), shape
+
+
+def flat(x):
+    """(L, numel-per-slice) view."""
+    return x.reshape(x.shape[0], -1)
+
+
+def rows(x, what):
+    """(L, n, m): each slice reshaped to (first dim, rest), as ``A.reshape(n, -1)``."""
+    s = slice_shape(x)
+    if len(s) == 0:
+        raise OpError(f"{what}: needs at least a 1-D tensor per layer, got a scalar")
+    return x.reshape(x.shape[0], s[0], -1)
