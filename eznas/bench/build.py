@@ -1,0 +1,68 @@
+"""Train the built-in benchmark's networks and write / extend its tables.
+
+    python -m eznas.bench build --space bench_nb201 --n 1000 --seed 0 --out eznas/data/bench_nb201.csv
+    python -m eznas.bench retrain --table eznas/data/bench_nb201.csv --n 100 --seed 1 --out eznas/data/bench_nb201_seed1.csv
+    python -m eznas.bench report
+
+Rows are appended and flushed one network at a time, so an interrupted build resumes where
+it stopped (architectures already in ``--out`` are skipped).
+"""
+import csv
+import os
+import random
+
+import torch
+from joblib import Parallel, delayed
+from tqdm import tqdm
+
+from eznas.bench import spaces as bspaces
+from eznas.bench.data import load_digits_tensors
+from eznas.bench.train import train_and_test
+from eznas.spaces import nb201
+from eznas.spaces.complexity import count_flops, count_params
+
+COLUMNS = ["arch", "accuracy", "flops", "params", "train_seconds", "seed"]
+BUILDERS = {"bench_nb201": bspaces.build_bench_nb201, "bench_sss": bspaces.build_bench_sss}
+
+
+def sample_archs(space, n, seed):
+    """``n`` distinct architectures of ``space``, in a fixed order for ``seed``."""
+    rng = random.Random(seed)
+    if space == "bench_nb201":
+        return [nb201.product_string(i) for i in rng.sample(range(nb201.N_ARCHS), n)]
+    if space == "bench_sss":
+        return [bspaces.sss_config(i) for i in rng.sample(range(len(bspaces.SSS_CHOICES) ** 5), n)]
+    raise ValueError(f"--space must be one of {sorted(BUILDERS)}, got {space!r}")
+
+
+def _one(space, arch, seed, data):
+    torch.set_num_threads(1)
+    build = BUILDERS[space]
+    acc, secs = train_and_test(lambda: build(arch), data, seed)
+    net = build(arch)
+    return {"arch": arch, "accuracy": f"{acc:.4f}", "flops": f"{count_flops(net, (1, 1, 8, 8)):.6f}",
+            "params": f"{count_params(net):.6f}", "train_seconds": f"{secs:.3f}", "seed": seed}
+
+
+def done_archs(path):
+    if not os.path.exists(path):
+        return set()
+    with open(path, newline="") as f:
+        return {r["arch"] for r in csv.DictReader(f)}
+
+
+def train_many(space, archs, seed, out, jobs=1):
+    """Train ``archs`` (skipping those already in ``out``), appending rows to ``out``."""
+    todo = [a for a in archs if a not in done_archs(out)]
+    data = load_digits_tensors()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    new = not os.path.exists(out) or os.path.getsize(out) == 0
+    with open(out, "a", newline="") as f:
+        w = csv.DictWriter(f, COLUMNS)
+        if new:
+            w.writeheader()
+        results = Parallel(n_jobs=jobs, return_as="generator")(delayed(_one)(space, a, seed, data) for a in todo)
+        for row in tqdm(results, total=len(todo), desc=f"train {space}", unit="net"):
+            w.writerow(row)
+            f.flush()
+    return len(todo)

@@ -1,0 +1,47 @@
+"""The built-in benchmark's search spaces (1-channel 8x8 inputs, 10 classes).
+
+- ``bench_nb201``: every NAS-Bench-201 cell, at C=8 with one cell per stage
+  (widths 8 / 16 / 32); ids are NB201 architecture strings.
+- ``bench_sss``: NATS-Bench-SSS-style width configurations ``"w1:w2:w3:w4:w5"`` with widths
+  from 4..32 (step 4), around the NB201 cell that NATS-Bench SSS uses.
+"""
+from eznas.spaces import nb201
+from eznas.spaces.init import eznas_init
+from eznas.spaces.nb201_ops import TinyNetwork
+from eznas.spaces.registry import register
+
+SSS_CHOICES = (4, 8, 12, 16, 20, 24, 28, 32)
+SSS_CELL = nb201.BEST_CIFAR10
+
+
+def build_bench_nb201(arch, num_classes=10, in_channels=1, C=8, init=True):
+    channels = [C, 2 * C, 2 * C, 4 * C, 4 * C]
+    net = TinyNetwork(nb201.cell_edges(arch), channels, [False, True, False, True, False], num_classes, in_channels)
+    return eznas_init(net) if init else net
+
+
+def sss_parse(cfg):
+    try:
+        ws = [int(w) for w in str(cfg).split(":")]
+    except ValueError:
+        raise ValueError(f"not a bench_sss width config: {cfg!r}") from None
+    if len(ws) != 5 or any(w not in SSS_CHOICES for w in ws):
+        raise ValueError(f"bench_sss config needs 5 widths from {SSS_CHOICES}: {cfg!r}")
+    return ws
+
+
+def sss_config(idx):
+    ws = []
+    for _ in range(5):
+        idx, r = divmod(idx, len(SSS_CHOICES))
+        ws.append(SSS_CHOICES[r])
+    return ":".join(map(str, reversed(ws)))
+
+
+def build_bench_sss(cfg, num_classes=10, in_channels=1, init=True):
+    net = TinyNetwork(nb201.cell_edges(SSS_CELL), sss_parse(cfg), [False, True, False, True, False], num_classes, in_channels)
+    return eznas_init(net) if init else net
+
+
+register("bench_nb201", build_bench_nb201)
+register("bench_sss", build_bench_sss)

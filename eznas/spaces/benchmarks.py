@@ -1,0 +1,187 @@
+"""Ground truth: for a space and dataset, the architecture ids, their test accuracies and
+a builder for each id.
+
+Formats read:
+- the portable table (CSV, or Parquet with pandas installed): a column ``arch`` and an
+  accuracy column ``accuracy`` or ``accuracy_<dataset>``; optional ``flops``, ``params``;
+- the shared NAS-Bench-201 CSV (``ArchitectureString`` and ``<DS>TestAccuracy200Epochs``);
+- the official NAS-Bench-201 / NATS-Bench files through their API packages
+  (``nas_201_api`` / ``nats_bench``, optional, imported lazily);
+- NDS per-space JSON files (a list of records with ``net`` and ``test_ep_top1``).
+"""
+import csv
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from eznas.spaces import nats_sss, nb201
+
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16-120": 120, "ImageNet16-120": 120}
+NB201_COLUMNS = {
+    "cifar10": "CIFAR10TestAccuracy200Epochs",
+    "cifar100": "CIFAR100TestAccuracy200Epochs",
+    "imagenet16-120": "ImageNetTestAccuracy200Epochs",
+}
+
+
+class GroundTruthError(ValueError):
+    """A ground-truth file is missing or not in the expected format."""
+
+
+def _builder(space):
+    if space == "nb201":
+        return nb201.build
+    if space == "nats_sss":
+        return nats_sss.build
+    from eznas.spaces import registry
+
+    return registry.builder(space)
+
+
+@dataclass
+class GroundTruth:
+    space: str
+    dataset: str
+    archs: list
+    accuracy: np.ndarray
+    columns: dict = field(default_factory=dict)  # optional extra per-arch columns (flops, params)
+    build_kwargs: dict = field(default_factory=dict)
+    source: str = ""
+
+    def __len__(self):
+        return len(self.archs)
+
+    def build(self, arch, **kw):
+        """A freshly initialised torch model of architecture ``arch`` (id or index)."""
+        if isinstance(arch, (int, np.integer)):
+            arch = self.archs[int(arch)]
+        args = {"num_classes": NUM_CLASSES.get(self.dataset, 10), **self.build_kwargs, **kw}
+        return _builder(self.space)(arch, **args)
+
+    def index(self, arch):
+        if not hasattr(self, "_pos"):
+            self._pos = {a: i for i, a in enumerate(self.archs)}
+        return self._pos[arch]
+
+    def best(self):
+        i = int(np.nanargmax(self.accuracy))
+        return self.archs[i], float(self.accuracy[i])
+
+    def subset(self, idx):
+        idx = list(idx)
+        cols = {k: np.asarray(v)[idx] for k, v in self.columns.items()}
+        return GroundTruth(self.space, self.dataset, [self.archs[i] for i in idx],
+                           np.asarray(self.accuracy)[idx], cols, dict(self.build_kwargs), self.source)
+
+
+def _read_rows(path):
+    if not os.path.exists(path):
+        raise GroundTruthError(f"ground-truth file not found: {path}")
+    if str(path).endswith(".parquet"):
+        try:
+            import pandas as pd
+        except ImportError:
+            raise GroundTruthError(f"{path}: reading Parquet needs pandas (pip install pandas pyarrow)") from None
+        return pd.read_parquet(path).to_dict("records")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise GroundTruthError(f"{path}: no rows")
+    return rows
+
+
+def _floats(rows, col, path):
+    try:
+        return np.array([float(r[col]) for r in rows], dtype=np.float64)
+    except (KeyError, ValueError, TypeError) as e:
+        raise GroundTruthError(f"{path}: column {col!r} missing or not numeric ({e})") from None
+
+
+def load_table(path, space, dataset, **build_kwargs):
+    """The portable table: ``arch`` plus ``accuracy`` or ``accuracy_<dataset>``."""
+    rows = _read_rows(path)
+    keys = rows[0].keys()
+    acc_col = f"accuracy_{dataset}" if f"accuracy_{dataset}" in keys else "accuracy"
+    if "arch" not in keys or acc_col not in keys:
+        raise GroundTruthError(f"{path}: expected columns 'arch' and 'accuracy' or 'accuracy_{dataset}', found {sorted(keys)}")
+    cols = {c: _floats(rows, c, path) for c in keys if c not in ("arch",) and not c.startswith("accuracy")
+            and all(_isnum(r[c]) for r in rows[:5])}
+    return GroundTruth(space, dataset, [r["arch"] for r in rows], _floats(rows, acc_col, path), cols,
+                       build_kwargs, str(path))
+
+
+def _isnum(v):
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def load_nb201_csv(path, dataset="cifar10"):
+    """The NAS-Bench-201 CSV (row i = benchmark index i)."""
+    if dataset not in NB201_COLUMNS:
+        raise GroundTruthError(f"dataset must be one of {sorted(NB201_COLUMNS)}, got {dataset!r}")
+    rows = _read_rows(path)
+    if "ArchitectureString" not in rows[0]:
+        raise GroundTruthError(f"{path}: expected a column 'ArchitectureString' (NAS-Bench-201 table)")
+    archs = [r["ArchitectureString"] for r in rows]
+    return GroundTruth("nb201", dataset, archs, _floats(rows, NB201_COLUMNS[dataset], path), {}, {}, str(path))
+
+
+def load_nb201_official(path, dataset="cifar10", hp="200"):
+    """The official NAS-Bench-201 / NATS-Bench (tss) file through its API package."""
+    try:
+        from nats_bench import create
+
+        api = create(path, "tss", fast_mode=True, verbose=False)
+    except ImportError:
+        try:
+            from nas_201_api import NASBench201API
+
+            api = NASBench201API(path, verbose=False)
+        except ImportError:
+            raise GroundTruthError(f"{path}: reading the official file needs 'nats_bench' or 'nas_201_api' (pip install nats_bench)") from None
+    ds = "ImageNet16-120" if dataset.lower().startswith("imagenet") else dataset
+    archs = list(api.meta_archs)
+    acc = np.array([api.get_more_info(i, ds, hp=hp, is_random=False)["test-accuracy"] for i in range(len(archs))])
+    return GroundTruth("nb201", dataset, archs, acc, {}, {}, str(path))
+
+
+def load_nats_sss_official(path, dataset="cifar10", hp="90"):
+    """The official NATS-Bench size-search-space file through the nats_bench package."""
+    try:
+        from nats_bench import create
+    except ImportError:
+        raise GroundTruthError(f"{path}: reading NATS-Bench needs 'nats_bench' (pip install nats_bench)") from None
+    api = create(path, "sss", fast_mode=True, verbose=False)
+    ds = "ImageNet16-120" if dataset.lower().startswith("imagenet") else dataset
+    archs = list(api.meta_archs)
+    acc = np.array([api.get_more_info(i, ds, hp=hp, is_random=False)["test-accuracy"] for i in range(len(archs))])
+    return GroundTruth("nats_sss", dataset, archs, acc, {}, {}, str(path))
+
+
+def load_nds_json(path, space):
+    """An NDS per-space JSON file: records with ``net`` (genotype, width, depth...) and
+    ``test_ep_top1`` (top-1 error per epoch); accuracy = 100 - final error.  Architecture
+    ids are the records' JSON-encoded ``net``."""
+    if not os.path.exists(path):
+        raise GroundTruthError(f"NDS file not found: {path}")
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise GroundTruthError(f"{path}: not valid JSON ({e})") from None
+    if isinstance(data, dict) and "top" in data:  # some NDS files nest the list
+        data = data["top"] + data.get("mid", [])
+    if not isinstance(data, list) or not data:
+        raise GroundTruthError(f"{path}: expected a JSON list of NDS records")
+    archs, acc = [], []
+    for k, rec in enumerate(data):
+        if not isinstance(rec, dict) or "net" not in rec or "test_ep_top1" not in rec:
+            raise GroundTruthError(f"{path}: record {k} lacks 'net' or 'test_ep_top1'")
+        archs.append(json.dumps(rec["net"], sort_keys=True))
+        acc.append(100.0 - float(rec["test_ep_top1"][-1]))
+    return GroundTruth(f"nds_{space}", "cifar10", archs, np.array(acc), {}, {}, str(path))

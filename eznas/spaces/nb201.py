@@ -1,0 +1,109 @@
+"""NAS-Bench-201: architecture strings, indices and networks.
+
+A cell has 6 edges in the order (1<-0), (2<-0), (2<-1), (3<-0), (3<-1), (3<-2), each one of
+``OP_NAMES``; the string form is ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``.
+
+Indices: the official benchmark numbers its 15,625 cells in its own (training) order, which
+comes with the benchmark files; ``benchmarks.load_nb201`` reads it and ``NB201Order`` maps
+both ways.  Without those files, ``product_index`` numbers cells in base 5 over the edge
+order above (ops in ``OP_NAMES`` order, last edge fastest).
+"""
+from eznas.spaces.init import eznas_init
+from eznas.spaces.nb201_ops import OP_NAMES, TinyNetwork
+
+N_ARCHS = 5 ** 6
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+BEST_CIFAR10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+
+def parse(arch):
+    """String -> tuple of 6 op names in EDGES order; ValueError naming the problem."""
+    if not isinstance(arch, str) or not arch.startswith("|") or not arch.endswith("|"):
+        raise ValueError(f"not a NAS-Bench-201 architecture string: {arch!r}")
+    nodes = arch.split("+")
+    if len(nodes) != 3:
+        raise ValueError(f"NAS-Bench-201 string needs 3 nodes separated by '+': {arch!r}")
+    ops = []
+    for i, node in enumerate(nodes, start=1):
+        parts = [p for p in node.strip("|").split("|")]
+        if len(parts) != i:
+            raise ValueError(f"node {i} of {arch!r} must have {i} inputs, has {len(parts)}")
+        for j, p in enumerate(parts):
+            op, _, src = p.partition("~")
+            if op not in OP_NAMES or src != str(j):
+                raise ValueError(f"bad edge {p!r} in {arch!r}: expected <op>~{j} with op in {OP_NAMES}")
+            ops.append(op)
+    return tuple(ops)
+
+
+def format_ops(ops):
+    ops = list(ops)
+    if len(ops) != 6:
+        raise ValueError(f"a NAS-Bench-201 cell has 6 edges, got {len(ops)}")
+    return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*ops)
+
+
+def product_index(arch):
+    idx = 0
+    for op in parse(arch):
+        idx = idx * 5 + OP_NAMES.index(op)
+    return idx
+
+
+def product_string(index):
+    if not 0 <= index < N_ARCHS:
+        raise ValueError(f"NAS-Bench-201 index must be in [0, {N_ARCHS}), got {index}")
+    ops = []
+    for _ in range(6):
+        index, r = divmod(index, 5)
+        ops.append(OP_NAMES[r])
+    return format_ops(reversed(ops))
+
+
+def all_strings():
+    return [product_string(i) for i in range(N_ARCHS)]
+
+
+class NB201Order:
+    """The benchmark's own index <-> string mapping, from its list of strings."""
+
+    def __init__(self, strings):
+        self.strings = list(strings)
+        self._index = {s: i for i, s in enumerate(self.strings)}
+        if len(self._index) != len(self.strings):
+            raise ValueError("architecture list has duplicate strings")
+
+    def string(self, index):
+        return self.strings[index]
+
+    def index(self, arch):
+        try:
+            return self._index[arch]
+        except KeyError:
+            parse(arch)
+            raise KeyError(f"{arch!r} is not in this benchmark's list") from None
+
+
+def cell_edges(arch):
+    """Per node, the list of (op, source node) for TinyNetwork."""
+    ops = parse(arch)
+    return [[(ops[k], j) for k, (i, j) in enumerate(EDGES) if i == node] for node in (1, 2, 3)]
+
+
+def build(arch, C=16, N=5, num_classes=10, in_channels=3, init=True):
+    """The NAS-Bench-201 macro skeleton: stem, 3 stages of N cells (C, 2C, 4C) joined by
+    residual reduction blocks, then BN-ReLU-GAP-Linear."""
+    channels = [C] * N + [2 * C] + [2 * C] * N + [4 * C] + [4 * C] * N
+    reductions = [False] * N + [True] + [False] * N + [True] + [False] * N
+    net = TinyNetwork(cell_edges(arch), channels, reductions, num_classes, in_channels)
+    return eznas_init(net) if init else net
+
+
+def is_disconnected(arch):
+    """True when no path of non-'none' edges joins the input to the output."""
+    ops = parse(arch)
+    reach = {0}
+    for node in (1, 2, 3):
+        if any(ops[k] != "none" and j in reach for k, (i, j) in enumerate(EDGES) if i == node):
+            reach.add(node)
+    return 3 not in reach
