@@ -1,0 +1,98 @@
+"""Collect statistics of sampled networks of a space into a zarr store.
+
+    python -m eznas.collect --space nb201 --dataset cifar10 \
+        --ground-truth ../shared/benchmarks/nb201/nb201_test_accuracy.csv --n 80 --store runs/stats.zarr
+
+Networks already complete in the store are skipped, so an interrupted run resumes.
+"""
+import argparse
+import random
+import sys
+import time
+
+import torch
+from tqdm import tqdm
+
+from eznas.spaces.complexity import count_flops, count_params
+from eznas.spaces.sources import SPACES, default_data, input_shape, load_ground_truth
+from stats_cache.collect import collect
+from stats_cache.data import load_batch
+from stats_cache.store import StatsStore, net_key
+
+
+def resolve_device(device):
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def collection_config(data, batch_size, seed, dtype, pattern, signal):
+    return {"data": data, "batch_size": batch_size, "seed": seed, "dtype": dtype, "pattern": pattern,
+            "signal": signal, "noise_scale": 0.1, "bn_mode": "train"}
+
+
+def sample_indices(total, n, seed):
+    """``n`` distinct indices of ``range(total)`` fixed by ``seed`` (all when n >= total)."""
+    if n >= total:
+        return list(range(total))
+    return sorted(random.Random(seed).sample(range(total), n))
+
+
+def store_key(space, dataset):
+    return f"{space}-{dataset}"
+
+
+def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
+    """Collect networks ``indices`` of ground truth ``gt`` into ``store``; returns
+    (networks written, bytes written uncompressed, seconds)."""
+    cfg = store.config
+    c, size = input_shape(gt.space)
+    data = load_batch(cfg["data"], cfg["batch_size"], size, seed).to(device)
+    key_space = store_key(gt.space, gt.dataset)
+    todo = [i for i in indices if not store.is_complete(key_space, net_key(i))]
+    t0, written, nbytes = time.perf_counter(), 0, 0
+    for i in tqdm(todo, desc=f"collect {key_space}", unit="net", disable=not progress):
+        torch.manual_seed(seed * 1_000_003 + i)
+        model = gt.build(gt.archs[i])
+        flops = gt.columns["flops"][i] if "flops" in gt.columns else count_flops(model, (1, c, size, size))
+        params = gt.columns["params"][i] if "params" in gt.columns else count_params(model)
+        stats = collect(model, data, seed=seed * 1_000_003 + i, pattern=cfg["pattern"], device=device)
+        attrs = {"arch": gt.archs[i], "index": int(i), "accuracy": float(gt.accuracy[i]), "flops": float(flops),
+                 "params": float(params), "seed": seed, "batch_size": cfg["batch_size"]}
+        nbytes += store.write_network(key_space, net_key(i), stats, attrs)
+        written += 1
+    return written, nbytes, time.perf_counter() - t0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m eznas.collect", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", required=True, choices=SPACES)
+    p.add_argument("--dataset", default=None, help="cifar10, cifar100, imagenet16-120 (built-in spaces: digits)")
+    p.add_argument("--ground-truth", default=None, help="ground-truth file (not needed for built-in spaces)")
+    p.add_argument("--n", type=int, default=80, help="networks to sample")
+    p.add_argument("--store", required=True, help="store path or fsspec URL")
+    p.add_argument("--data", default=None, help="photos, digits, folder:PATH or cifar:PATH (default by space)")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", default="float16", choices=["float16", "float32"])
+    p.add_argument("--pattern", default="rcb", choices=["rcb", "cbr"])
+    p.add_argument("--device", default="auto")
+    a = p.parse_args(argv)
+    try:
+        gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
+        cfg = collection_config(a.data or default_data(a.space), a.batch_size, a.seed, a.dtype, a.pattern, "sum")
+        store = StatsStore(a.store, "a", config=cfg)
+    except (ValueError, OSError) as e:
+        sys.exit(f"error: {e}")
+    idx = sample_indices(len(gt), a.n, a.seed)
+    n, nbytes, secs = collect_space(gt, store, idx, a.seed, resolve_device(a.device))
+    key = store_key(gt.space, gt.dataset)
+    total = len(store.networks(key))
+    print(f"{key}: wrote {n} networks in {secs:.1f} s ({n / max(secs, 1e-9):.2f} net/s); "
+          f"{total} complete in {a.store}; {store.bytes_on_disk() / 1e6:.1f} MB on disk "
+          f"({nbytes / 1e6:.1f} MB uncompressed this run)")
+
+
+if __name__ == "__main__":
+    main()

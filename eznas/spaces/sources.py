@@ -1,0 +1,38 @@
+"""``load_ground_truth(space, dataset, path)``: one entry point for every space."""
+import os
+
+from eznas.spaces import benchmarks as B
+
+PACKAGE_DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
+BUILTIN = ("bench_nb201", "bench_sss")
+SPACES = ("nb201", "nats_sss", "nds_darts", "nds_amoeba", "nds_enas", "nds_pnas", "nds_nasnet") + BUILTIN
+
+
+def load_ground_truth(space, dataset=None, path=None):
+    """Ground truth of ``space`` on ``dataset`` read from ``path`` (the built-in spaces
+    read the tables shipped with the package and need no path)."""
+    if space in BUILTIN:
+        path = path or os.path.join(PACKAGE_DATA, f"{space}.csv")
+        return B.load_table(path, space, dataset or "digits")
+    if space not in SPACES:
+        raise ValueError(f"unknown space {space!r}; choose from {SPACES}")
+    if not path:
+        raise ValueError(f"--ground-truth PATH is needed for space {space!r} (a table, the official benchmark file or NDS JSON)")
+    if space.startswith("nds_"):
+        return B.load_nds_json(path, space[4:])
+    dataset = dataset or "cifar10"
+    if path.endswith((".csv", ".parquet")):
+        rows_head = open(path).readline() if path.endswith(".csv") and os.path.exists(path) else ""
+        if "ArchitectureString" in rows_head:
+            return B.load_nb201_csv(path, dataset)
+        return B.load_table(path, space, dataset)
+    return B.load_nb201_official(path, dataset) if space == "nb201" else B.load_nats_sss_official(path, dataset)
+
+
+def input_shape(space):
+    """(channels, size) of the inputs a space's networks take."""
+    return (1, 8) if space in BUILTIN else (3, 32)
+
+
+def default_data(space):
+    return "digits" if space in BUILTIN else "photos"

@@ -1,0 +1,77 @@
+"""Sources of the data batch D.
+
+- ``photos``: random crops of scikit-learn's two bundled sample photographs (offline);
+- ``digits``: scikit-learn's bundled 8x8 digits (1 channel), the built-in benchmark's data;
+- ``folder:PATH``: every PNG/JPEG in a folder (e.g. 32x32 CIFAR images), sorted by name;
+- ``cifar:PATH``: a CIFAR-10/100 python-format folder (reads ``test_batch`` or ``test``).
+3-channel images are scaled to [0, 1] and normalised with the CIFAR-10 mean and std.
+"""
+import os
+import pickle
+
+import numpy as np
+import torch
+
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+def _norm(x):
+    m = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
+    s = torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+def _photos(n, size, seed):
+    from sklearn.datasets import load_sample_images
+
+    imgs = [torch.tensor(np.asarray(im), dtype=torch.float32).permute(2, 0, 1) / 255.0 for im in load_sample_images().images]
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        im = imgs[int(torch.randint(len(imgs), (1,), generator=g))]
+        big = size * 4  # crop a patch 4x the size, then downsample: natural-image statistics
+        y = int(torch.randint(im.shape[1] - big, (1,), generator=g))
+        x = int(torch.randint(im.shape[2] - big, (1,), generator=g))
+        out.append(torch.nn.functional.avg_pool2d(im[:, y:y + big, x:x + big].unsqueeze(0), 4))
+    return _norm(torch.cat(out))
+
+
+def _folder(path, n, size):
+    from PIL import Image
+
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"--data folder not found: {path}")
+    files = sorted(f for f in os.listdir(path) if f.lower().endswith((".png", ".jpg", ".jpeg")))
+    if len(files) < n:
+        raise ValueError(f"--data folder {path} has {len(files)} images, {n} needed")
+    ims = [np.asarray(Image.open(os.path.join(path, f)).convert("RGB").resize((size, size))) for f in files[:n]]
+    return _norm(torch.tensor(np.stack(ims), dtype=torch.float32).permute(0, 3, 1, 2) / 255.0)
+
+
+def _cifar(path, n):
+    for name in ("test_batch", "test"):
+        f = os.path.join(path, name)
+        if os.path.exists(f):
+            with open(f, "rb") as fh:
+                d = pickle.load(fh, encoding="latin1")
+            x = np.asarray(d["data"][:n], dtype=np.float32).reshape(-1, 3, 32, 32) / 255.0
+            return _norm(torch.tensor(x))
+    raise FileNotFoundError(f"--data cifar:{path}: no 'test_batch' (CIFAR-10) or 'test' (CIFAR-100) file there")
+
+
+def load_batch(source, n=1, size=32, seed=0):
+    """The batch D of ``n`` images from ``source`` (see module doc)."""
+    if source == "photos":
+        return _photos(n, size, seed)
+    if source == "digits":
+        from eznas.bench.data import load_digits_tensors
+
+        x = load_digits_tensors()[0]
+        return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
+    kind, _, path = source.partition(":")
+    if kind == "folder" and path:
+        return _folder(path, n, size)
+    if kind == "cifar" and path:
+        return _cifar(path, n)
+    raise ValueError(f"unknown data source {source!r}: use photos, digits, folder:PATH or cifar:PATH")

@@ -1,0 +1,160 @@
+"""The zarr statistics store.
+
+Layout (zarr v3; any local path or fsspec URL such as ``memory://x`` or ``s3://b/x``)::
+
+    /                       attrs: schema_version, config, config_hash
+    /<space>/<net>          attrs: arch, accuracy, flops, params, seed, batch_size,
+                                   layer_names, groups (layer indices per group), complete
+    /<space>/<net>/g<j>_in  (6,  L_j, *T1 shape)     kinds schema.FAMILIES["in"]
+    /<space>/<net>/g<j>_out (12, L_j, *T2 shape)     kinds schema.FAMILIES["out"]
+    /<space>/<net>/g<j>_w   (4,  L_j, *weight shape) kinds schema.FAMILIES["w"]
+
+Layers of identical shapes form a group and are stored stacked; each array is chunked one
+kind at a time, so reading a subset of kinds reads only their chunks.
+
+Contract: a network is listed only once ``complete`` is set, which happens after all of
+its arrays are written; ``write_network`` on an incomplete network deletes it first, so an
+interrupted collection resumes cleanly.  Opening with a different schema version or
+collection config raises ``StoreError`` naming the store and the difference.
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import zarr
+from zarr.codecs import ZstdCodec
+
+from stats_cache.schema import FAMILIES, FAMILY_OF, POSITION, SCHEMA_VERSION
+
+
+class StoreError(ValueError):
+    """A statistics store cannot be used as asked."""
+
+
+def config_hash(config):
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class NetworkStats:
+    """One network's statistics: ``groups`` is a list of (layer indices, {kind: tensor of
+    shape (L_group, *shape)}) holding only the kinds that were read."""
+    key: str
+    attrs: dict
+    groups: list
+
+    @property
+    def n_layers(self):
+        return sum(len(idx) for idx, _ in self.groups)
+
+
+def net_key(index):
+    return f"n{int(index):06d}"
+
+
+class StatsStore:
+    def __init__(self, url, mode="r", config=None, dtype="float16", level=3):
+        """``mode`` 'r' (read) or 'a' (create or append).  ``config``: the collection
+        config; required to write, checked against the store's."""
+        self.url = str(url)
+        if mode not in ("r", "a"):
+            raise StoreError(f"mode must be 'r' or 'a', got {mode!r}")
+        try:
+            self.root = zarr.open_group(self.url, mode=mode)
+        except (FileNotFoundError, zarr.errors.GroupNotFoundError if hasattr(zarr.errors, "GroupNotFoundError") else FileNotFoundError):
+            raise StoreError(f"no statistics store at {self.url}") from None
+        attrs = dict(self.root.attrs)
+        if attrs and attrs.get("schema_version") != SCHEMA_VERSION:
+            raise StoreError(f"{self.url}: schema version {attrs.get('schema_version')} but this engine reads {SCHEMA_VERSION}")
+        if mode == "r" and not attrs:
+            raise StoreError(f"{self.url}: not a statistics store (no schema_version)")
+        if config is not None:
+            if attrs and attrs.get("config_hash") != config_hash(config):
+                old = attrs.get("config", {})
+                diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+                raise StoreError(f"{self.url}: collected with another config (differs in {diff}); use a new store")
+            if not attrs:
+                self.root.attrs.update({"schema_version": SCHEMA_VERSION, "config": config, "config_hash": config_hash(config)})
+        self.config = dict(self.root.attrs).get("config", {})
+        self.dtype = self.config.get("dtype", dtype)
+        self.level = level
+
+    # ---- listing ----------------------------------------------------------------
+    def spaces(self):
+        return sorted(self.root.group_keys())
+
+    def networks(self, space):
+        """Keys of the complete networks of ``space``."""
+        if space not in self.root:
+            return []
+        g = self.root[space]
+        return sorted(k for k in g.group_keys() if g[k].attrs.get("complete"))
+
+    def is_complete(self, space, key):
+        path = f"{space}/{key}"
+        return path in self.root and bool(self.root[path].attrs.get("complete"))
+
+    def attrs(self, space, key):
+        return dict(self.root[f"{space}/{key}"].attrs)
+
+    # ---- writing ----------------------------------------------------------------
+    def write_network(self, space, key, stats, attrs):
+        """Write one network's ``collect.LayerStats`` list, then mark it complete."""
+        from stats_cache.collect import group_layers
+
+        path = f"{space}/{key}"
+        if path in self.root:
+            del self.root[path]
+        g = self.root.require_group(space).create_group(key)
+        groups = group_layers(stats)
+        nbytes = 0
+        for j, (idx, tensors) in enumerate(groups):
+            for fam, kinds in FAMILIES.items():
+                arr = np.stack([tensors[k].numpy() for k in kinds]).astype(self.dtype)
+                z = g.create_array(f"g{j}_{fam}", shape=arr.shape, chunks=(1,) + arr.shape[1:], dtype=self.dtype,
+                                   compressors=[ZstdCodec(level=self.level)])
+                z[...] = arr
+                nbytes += arr.nbytes
+        g.attrs.update({**attrs, "layer_names": [s.name for s in stats], "groups": [idx for idx, _ in groups],
+                        "n_layers": len(stats), "complete": False})
+        g.attrs["complete"] = True
+        return nbytes
+
+    # ---- reading ----------------------------------------------------------------
+    def read_network(self, space, key, kinds=None, device="cpu"):
+        """Read one complete network, only ``kinds`` (default: all 22), as float32 tensors."""
+        path = f"{space}/{key}"
+        if not self.is_complete(space, key):
+            raise StoreError(f"{self.url}: network {path} is missing or incomplete")
+        g = self.root[path]
+        attrs = dict(g.attrs)
+        kinds = tuple(kinds) if kinds is not None else tuple(FAMILY_OF)
+        bad = [k for k in kinds if k not in FAMILY_OF]
+        if bad:
+            raise StoreError(f"unknown statistics kinds {bad}")
+        groups = []
+        for j, idx in enumerate(attrs["groups"]):
+            arrays = {}
+            out = {}
+            for k in kinds:
+                fam = FAMILY_OF[k]
+                if fam not in arrays:
+                    arrays[fam] = g[f"g{j}_{fam}"]
+                out[k] = torch.from_numpy(np.asarray(arrays[fam][POSITION[k]], dtype=np.float32)).to(device)
+            groups.append((idx, out))
+        return NetworkStats(key, attrs, groups)
+
+    def bytes_on_disk(self):
+        """Bytes of stored chunks and metadata (local stores and fsspec stores)."""
+        store = self.root.store
+        import asyncio
+
+        async def total():
+            n = 0
+            async for k in store.list():
+                n += await store.getsize(k)
+            return n
+
+        return zarr.core.sync.sync(total())
