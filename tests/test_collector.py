@@ -1,0 +1,100 @@
+import torch
+import torch.nn as nn
+
+from eznas.bench.spaces import build_bench_nb201
+from eznas.spaces import nb201
+from stats_cache.collect import collect, make_inputs
+from stats_cache.layers import find_layers
+from stats_cache.schema import KINDS
+
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+
+
+def tiny():
+    torch.manual_seed(0)
+    return build_bench_nb201(ARCH)  # C=8, one cell per stage, 1x8x8 input
+
+
+def test_layer_count_matches_architecture():
+    x = torch.randn(1, 1, 8, 8)
+    # 3 convs per cell x 3 cells + 2 per residual block x 2 = 13; avg_pool keeps no conv (same width)
+    assert len(find_layers(tiny(), x)) == 13
+    net = nb201.build(nb201.BEST_CIFAR10, C=4, N=1)
+    assert len(find_layers(net, torch.randn(1, 3, 32, 32))) == 5 * 3 + 4
+    conv_free = build_bench_nb201("|skip_connect~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|skip_connect~2|")
+    assert len(find_layers(conv_free, x)) == 4  # only the residual blocks
+
+
+def test_cbr_and_sepconv_rules():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                        nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.Conv2d(4, 5, 1), nn.BatchNorm2d(5))
+    x = torch.randn(2, 3, 6, 6)
+    cbr = find_layers(net, x, "cbr")
+    assert [l.conv for l in cbr] == [net[0]]
+    rcb = find_layers(net, x, "rcb")  # ReLU-Conv-Conv-BN: first conv kept, paired with the BN
+    assert len(rcb) == 1 and rcb[0].conv is net[3] and rcb[0].bn is net[5] and rcb[0].relu is net[2]
+
+
+def test_shapes_weights_and_hooks_removed():
+    net = tiny()
+    x = torch.randn(2, 1, 8, 8)
+    stats = collect(net, x, seed=1)
+    layers = find_layers(net, x)
+    assert len(stats) == len(layers)
+    for s, l in zip(stats, layers):
+        assert set(s.tensors) == set(KINDS) and len(KINDS) == 22
+        assert torch.equal(s.tensors["T3"], l.conv.weight.detach())
+        for k in KINDS:
+            fam_shape = {"T1": None, "T3": l.conv.weight.shape}
+            if k.startswith("T3"):
+                assert s.tensors[k].shape == fam_shape["T3"]
+            elif k.startswith(("T2", "T4")):
+                assert s.tensors[k].shape[:2] == (2, l.conv.out_channels)
+            else:
+                assert s.tensors[k].shape[:2] == (2, l.conv.in_channels)
+    for m in net.modules():
+        assert not m._forward_hooks and not m._forward_pre_hooks and not m._backward_hooks
+
+
+def _explicit(net, inp, layer_idx):
+    """Recompute one layer's tensors with plain autograd (no collector code)."""
+    layers = find_layers(net, inp)
+    l = layers[layer_idx]
+    saved = {}
+    h1 = l.relu.register_forward_hook(lambda m, i, o: saved.__setitem__("T1", i[0]))
+    h2 = l.conv.register_forward_hook(lambda m, i, o: saved.__setitem__("T2", o))
+    h3 = l.bn.register_forward_hook(lambda m, i, o: saved.__setitem__("T4", o))
+    net.zero_grad(set_to_none=True)
+    net.train()
+    out = net(inp)
+    for h in (h1, h2, h3):
+        h.remove()
+    grads = torch.autograd.grad(out.sum(), [saved["T1"], saved["T2"], saved["T4"], l.conv.weight])
+    return {"T1": saved["T1"].detach(), "T2": saved["T2"].detach(), "T4": saved["T4"].detach(),
+            "T1G": grads[0], "T2G": grads[1], "T4G": grads[2], "T3G": grads[3]}
+
+
+def test_gradients_and_perturbed_difference_match_explicit_autograd():
+    net = tiny()
+    d = torch.randn(1, 1, 8, 8)
+    stats = collect(net, d, seed=7)
+    inputs = make_inputs(d, 7)
+    for li in (0, 5, len(stats) - 1):
+        ref_d = _explicit(net, inputs["D"], li)
+        ref_n = _explicit(net, inputs["N"], li)
+        ref_p = _explicit(net, inputs["P"], li)
+        for t in ("T1", "T2", "T4", "T1G", "T2G", "T4G", "T3G"):
+            assert torch.allclose(stats[li].tensors[f"{t}_D"], ref_d[t], atol=1e-6)
+            assert torch.allclose(stats[li].tensors[f"{t}_N"], ref_n[t], atol=1e-6)
+            assert torch.allclose(stats[li].tensors[f"{t}_P"], ref_p[t] - ref_d[t], atol=1e-5)
+
+
+def test_deterministic_for_a_seed_and_inputs_follow_the_definition():
+    d = torch.randn(1, 1, 8, 8)
+    a = collect(tiny(), d, seed=3)
+    b = collect(tiny(), d, seed=3)
+    assert all(torch.equal(x.tensors[k], y.tensors[k]) for x, y in zip(a, b) for k in KINDS)
+    inp = make_inputs(d, 3)
+    g = torch.Generator().manual_seed(3)
+    n = torch.randn(d.shape, generator=g)
+    assert torch.equal(inp["N"], n) and torch.equal(inp["P"], d + 0.1 * torch.randn(d.shape, generator=g))
