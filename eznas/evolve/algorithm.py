@@ -1,0 +1,138 @@
+"""Algorithm 1 of the EZNAS paper on DEAP.
+
+Start: ``population`` random valid programs.  Each generation g:
+1. the task samples s spaces and ``nets_per_space`` networks each, fixed by (seed, g) and
+   shared by every individual;
+2. ``varOr`` makes lambda/2 offspring (crossover = one-point subtree exchange keeping the
+   first child, mutation = uniform subtree replacement, or reproduction); invalid ones
+   are dropped; lambda/2 new random valid programs are added;
+3. the current population and the new programs are evaluated on the sample (each distinct
+   program once, network-major); programs invalid on the sample are dropped;
+4. the next population is the ``mu`` best plus ``population - mu`` chosen by tournament.
+A checkpoint (population, hall of fame, random state, log) is written atomically after
+every generation, so a resumed run continues exactly as an uninterrupted one.
+"""
+import random
+import statistics
+import time
+
+from deap import algorithms, tools
+from tqdm import tqdm
+
+from eznas.evolve.primitives import from_string, make_toolbox
+from eznas.fitness import evaluate
+from eznas.parallel import backend
+
+INVALID_TRIES = 2000
+
+
+class Evolution:
+    def __init__(self, cfg, task, run, progress=True):
+        self.cfg, self.task, self.run, self.progress = cfg, task, run, progress
+        self.tb = make_toolbox(cfg.min_depth, cfg.max_depth, cfg.tournament)
+        self.hof = tools.HallOfFame(cfg.hof_size)
+        self.log = []
+        self.pop = []
+        self.gen = -1
+
+    # ---- helpers ------------------------------------------------------------------
+    def random_valid(self, n):
+        out, tries = [], 0
+        while len(out) < n:
+            tries += 1
+            if tries > INVALID_TRIES * max(n, 1):
+                raise RuntimeError(f"could not draw {n} valid random programs in {tries} tries")
+            ind = self.tb.individual()
+            if self.task.valid(ind, self.cfg.to_scalar):
+                out.append(ind)
+        return out
+
+    def assign(self, inds, sample):
+        """Evaluate each distinct program once; returns the individuals valid on the sample."""
+        texts = sorted({str(i) for i in inds})
+        fits, _ = evaluate(texts, self.task.store_url, sample, self.task.accuracy, self.cfg.jobs, self.cfg.to_scalar)
+        by_text = dict(zip(texts, fits))
+        kept = []
+        for ind in inds:
+            f = by_text[str(ind)]
+            if f is not None:
+                ind.fitness.values = (f,)
+                kept.append(ind)
+        return kept, len(texts)
+
+    def state(self):
+        st = random.getstate()
+        return {"gen": self.gen, "population": [[str(i), i.fitness.values[0]] for i in self.pop],
+                "hof": [[str(i), i.fitness.values[0]] for i in self.hof],
+                "random_state": [st[0], list(st[1]), st[2]], "log": self.log}
+
+    def restore(self, ck):
+        self.gen = ck["gen"]
+        random.setstate((ck["random_state"][0], tuple(ck["random_state"][1]), ck["random_state"][2]))
+        self.pop = []
+        for text, f in ck["population"]:
+            ind = from_string(text)
+            ind.fitness.values = (f,)
+            self.pop.append(ind)
+        hof = []
+        for text, f in ck["hof"]:
+            ind = from_string(text)
+            ind.fitness.values = (f,)
+            hof.append(ind)
+        self.hof.update(hof)
+        self.log = ck["log"]
+
+    def _record(self, t0, n_off, n_valid_off, n_eval):
+        fits = [i.fitness.values[0] for i in self.pop]
+        best = max(self.pop, key=lambda i: i.fitness.values[0])
+        self.log.append({"gen": self.gen, "best": round(max(fits), 6), "median": round(statistics.median(fits), 6),
+                         "valid_offspring": n_valid_off, "offspring": n_off, "evaluated": n_eval,
+                         "seconds": round(time.perf_counter() - t0, 3), "best_program": str(best)})
+        self.run.save_checkpoint(self.state())
+        self.run.write_log(self.log)
+
+    # ---- the loop -----------------------------------------------------------------
+    def run_all(self):
+        cfg = self.cfg
+        ck = self.run.load_checkpoint()
+        if ck is not None:
+            self.restore(ck)
+        else:
+            random.seed(cfg.seed)
+        with backend(cfg.backend, cfg.scheduler or None):
+            bar = tqdm(total=cfg.generations + 1, initial=self.gen + 1, desc="evolve", unit="gen", disable=not self.progress)
+            if self.gen < 0:
+                t0 = time.perf_counter()
+                self.gen = 0
+                pop = self.random_valid(cfg.population)
+                self.pop, n_eval = self.assign(pop, self.task.sample(0, cfg.spaces_per_gen, cfg.nets_per_space))
+                self.pop += self._refill(cfg.population - len(self.pop), 0)
+                self.hof.update(self.pop)
+                self._record(t0, 0, 0, n_eval)
+                bar.update(1)
+            while self.gen < cfg.generations:
+                t0 = time.perf_counter()
+                self.gen += 1
+                sample = self.task.sample(self.gen, cfg.spaces_per_gen, cfg.nets_per_space)
+                half = max(1, cfg.lambda_ // 2)
+                offspring = algorithms.varOr(self.pop, self.tb, half, cfg.cxpb, cfg.mutpb)
+                valid_off = [o for o in offspring if self.task.valid(o, cfg.to_scalar)]
+                new = valid_off + self.random_valid(half)
+                cands, n_eval = self.assign(self.pop + new, sample)
+                self.hof.update(cands)
+                best = tools.selBest(cands, min(cfg.mu, len(cands)))
+                rest = self.tb.select(cands, cfg.population - len(best)) if cands else []
+                self.pop = [self.tb.clone(i) for i in best + rest]
+                self._record(t0, len(offspring), len(valid_off), n_eval)
+                bar.update(1)
+                bar.set_postfix(best=f"{self.log[-1]['best']:.3f}", median=f"{self.log[-1]['median']:.3f}")
+            bar.close()
+        return self.pop, self.hof
+
+    def _refill(self, n, gen):
+        """Random valid programs that are also valid on generation ``gen``'s sample."""
+        out = []
+        while len(out) < n:
+            kept, _ = self.assign(self.random_valid(n - len(out)), self.task.sample(gen, self.cfg.spaces_per_gen, self.cfg.nets_per_space))
+            out += kept
+        return out

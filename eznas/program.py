@@ -1,0 +1,138 @@
+"""Programs: canonical strings, parsing, and a stack interpreter.
+
+The canonical form is DEAP's: ``op(arg, arg)`` with terminals named by the statistics
+kinds, e.g. ``frobenius_norm(sigmoid(logdet(sign(T3G_N))))``.  Internally a program is its
+prefix token list; evaluation walks it backwards with an explicit stack (no eval, no
+recursion, any depth).
+"""
+import re
+
+import torch
+
+from opset import BY_NAME, OpError
+from stats_cache.schema import KINDS
+
+_TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|\(|\)|,)")
+_KINDS = frozenset(KINDS)
+
+
+class ProgramError(ValueError):
+    """A program string is malformed."""
+
+
+def parse(text):
+    """Program string -> prefix token tuple (op names and kinds)."""
+    toks, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise ProgramError(f"unexpected character at {pos} in {text!r}")
+        toks.append(m.group(1))
+        pos = m.end()
+    out, i = [], 0
+
+    def node():
+        nonlocal i
+        if i >= len(toks):
+            raise ProgramError(f"program ends early: {text!r}")
+        name = toks[i]
+        i += 1
+        if name in _KINDS:
+            out.append(name)
+            return
+        if name not in BY_NAME:
+            raise ProgramError(f"unknown op or terminal {name!r} in {text!r}")
+        out.append(name)
+        if i >= len(toks) or toks[i] != "(":
+            raise ProgramError(f"{name} needs '(' in {text!r}")
+        i += 1
+        for k in range(BY_NAME[name].arity):
+            if k:
+                if i >= len(toks) or toks[i] != ",":
+                    raise ProgramError(f"{name} takes {BY_NAME[name].arity} arguments in {text!r}")
+                i += 1
+            node()
+        if i >= len(toks) or toks[i] != ")":
+            raise ProgramError(f"{name} takes {BY_NAME[name].arity} arguments in {text!r}")
+        i += 1
+
+    # iterative wrapper against recursion limits for very deep strings
+    import sys
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 4 * len(toks) + 100))
+    try:
+        node()
+    finally:
+        sys.setrecursionlimit(old)
+    if i != len(toks):
+        raise ProgramError(f"trailing tokens in {text!r}")
+    return tuple(out)
+
+
+def format_prefix(prefix):
+    """Prefix tokens -> canonical string (explicit stack)."""
+    stack = []
+    for name in reversed(prefix):
+        if name in _KINDS:
+            stack.append(name)
+        else:
+            n = BY_NAME[name].arity
+            args = [stack.pop() for _ in range(n)]
+            stack.append(f"{name}({', '.join(args)})")
+    if len(stack) != 1:
+        raise ProgramError("malformed prefix")
+    return stack[0]
+
+
+def canonical(text):
+    return format_prefix(parse(text))
+
+
+def kinds_used(prefix):
+    return sorted({t for t in prefix if t in _KINDS})
+
+
+def run(prefix, env):
+    """Evaluate prefix tokens on ``env`` (kind -> stacked tensor (L, ...)); returns the
+    result stack.  Raises OpError when an op cannot apply."""
+    stack = []
+    for name in reversed(prefix):
+        if name in _KINDS:
+            stack.append(env[name])
+        else:
+            op = BY_NAME[name]
+            args = [stack.pop() for _ in range(op.arity)]
+            stack.append(op(*args))
+    return stack[0]
+
+
+def to_scalar(value, how="mean"):
+    """Per-layer scalar of a stacked result: mean (default) or L2 norm of each slice."""
+    flat = value.reshape(value.shape[0], -1).to(torch.float64)
+    if how == "mean":
+        return flat.mean(-1)
+    if how == "l2":
+        return torch.linalg.vector_norm(flat, dim=-1)
+    raise ValueError(f"to_scalar must be 'mean' or 'l2', got {how!r}")
+
+
+def score_network(prefix, groups, how="mean"):
+    """Score of one network: the program on every layer group, per-layer scalars, mean
+    over layers.  ``groups``: list of (layer indices, env).  Returns a float (may be
+    NaN / inf; callers decide) or raises OpError."""
+    total, n = 0.0, 0
+    for idx, env in groups:
+        per_layer = to_scalar(run(prefix, env), how)
+        if per_layer.shape[0] != len(idx):
+            raise OpError("program result lost the layer axis")
+        total += float(per_layer.sum())
+        n += len(idx)
+    if n == 0:
+        raise OpError("network has no layers")
+    return total / n
+
+
+__all__ = ["parse", "format_prefix", "canonical", "kinds_used", "run", "to_scalar", "score_network",
+           "ProgramError", "OpError"]
