@@ -1,0 +1,88 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from eznas.evolve.algorithm import Evolution
+from eznas.evolve.config import Config
+from eznas.evolve.rundir import RunDir
+from eznas.evolve.task import Task
+from eznas.fitness import evaluate
+from eznas.parallel import score_items
+
+
+def test_known_correlation_signed(synthetic_store):
+    task = Task(synthetic_store, seed=0)
+    sample = task.sample(0, 4, 8)
+    assert set(sample) == {"a", "b"} and all(len(v) == 8 for v in sample.values())
+    fits, taus = evaluate(["normalized_sum(T3)", "sub(zeros_like(T3), T3)", "numel(T3)", "reciprocal(zeros_like(T3))"],
+                          synthetic_store, sample, task.accuracy)
+    assert fits[0] == pytest.approx(1.0) and taus[0] == {"a": pytest.approx(1.0), "b": pytest.approx(1.0)}
+    assert fits[1] == pytest.approx(-1.0)  # reversed ranking is penalised, not rewarded
+    assert fits[2] == -1.0  # constant score: tau undefined
+    assert fits[3] is None  # inf: invalid
+
+
+def test_results_do_not_depend_on_workers(synthetic_store):
+    task = Task(synthetic_store)
+    items = [(s, k) for s, ks in task.full().items() for k in ks]
+    progs = ["l1_norm(T1G_D)", "frobenius_norm(sigmoid(logdet(sign(T3G_N))))", "hamming_dist(T2_D, T4_N)"]
+    one = score_items(synthetic_store, progs, items, jobs=1)
+    two = score_items(synthetic_store, progs, items, jobs=2)
+    assert np.array_equal(one, two)
+
+
+def _cfg(tmp_path, name, generations=3):
+    return Config(generations=generations, population=8, mu=4, lambda_=8, spaces_per_gen=2, nets_per_space=6,
+                  task_nets=12, max_depth=5, seed=3, run_dir=str(tmp_path / name))
+
+
+def _run(cfg, store):
+    run = RunDir(cfg.run_dir)
+    run.write_config(cfg.to_dict())
+    evo = Evolution(cfg, Task(store, seed=cfg.seed), run, progress=False)
+    pop, hof = evo.run_all()
+    return evo, [str(i) for i in pop], [i.fitness.values[0] for i in pop]
+
+
+def test_population_valid_and_log_and_checkpoint(tmp_path, synthetic_store):
+    cfg = _cfg(tmp_path, "r1")
+    evo, pop, fits = _run(cfg, synthetic_store)
+    task = Task(synthetic_store, seed=cfg.seed)
+    assert len(pop) == cfg.population and all(task.valid(p) for p in pop)
+    assert all(-1 <= f <= 1 for f in fits)
+    log = open(os.path.join(cfg.run_dir, "log.csv")).read().splitlines()
+    assert len(log) == 1 + cfg.generations + 1
+    ck = json.load(open(os.path.join(cfg.run_dir, "checkpoint.json")))
+    assert ck["gen"] == cfg.generations and [p for p, _ in ck["population"]] == pop
+
+
+def test_resume_equals_uninterrupted(tmp_path, synthetic_store, monkeypatch):
+    _, pop_full, fit_full = _run(_cfg(tmp_path, "full"), synthetic_store)
+    cfg = _cfg(tmp_path, "cut")
+    calls = {"n": 0}
+    orig = Evolution._record
+
+    def record_then_die(self, *a):
+        orig(self, *a)
+        calls["n"] += 1
+        if calls["n"] == 2:  # killed right after generation 1's checkpoint
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Evolution, "_record", record_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _run(cfg, synthetic_store)
+    monkeypatch.setattr(Evolution, "_record", orig)
+    assert json.load(open(os.path.join(cfg.run_dir, "checkpoint.json")))["gen"] == 1
+    _, pop_res, fit_res = _run(cfg, synthetic_store)
+    assert pop_res == pop_full and fit_res == fit_full
+
+
+def test_config_errors_name_the_problem(tmp_path):
+    with pytest.raises(ValueError, match="unknown config keys"):
+        Config.from_sources(overrides={"popsize": 3})
+    p = tmp_path / "c.toml"
+    p.write_text("generations = [")
+    with pytest.raises(ValueError, match="c.toml"):
+        Config.from_sources(str(p))

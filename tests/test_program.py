@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from eznas.evolve.primitives import PSET, from_string, make_toolbox
+from eznas.program import ProgramError, canonical, format_prefix, parse, run, score_network, to_scalar
+from opset import OpError
+
+EZNAS_A = "frobenius_norm(sigmoid(logdet(sign(T3G_N))))"
+
+
+def test_parse_format_round_trip_and_deap_strings():
+    assert parse(EZNAS_A) == ("frobenius_norm", "sigmoid", "logdet", "sign", "T3G_N")
+    assert format_prefix(parse(EZNAS_A)) == EZNAS_A
+    assert canonical("add( T1_D ,mul(T3, T2G_P))") == "add(T1_D, mul(T3, T2G_P))"
+    import random
+
+    random.seed(1)
+    tb = make_toolbox()
+    for _ in range(50):
+        ind = tb.individual()
+        assert canonical(str(ind)) == str(ind)
+        assert str(from_string(str(ind))) == str(ind)
+    assert len(PSET.primitives[PSET.ret]) == 34 and len(PSET.terminals[PSET.ret]) == 22
+
+
+@pytest.mark.parametrize("bad", ["add(T1_D)", "nope(T1_D)", "T1_X", "sigmoid(T1_D", "sigmoid(T1_D) T3", "add(T1_D T3)"])
+def test_malformed_programs_raise(bad):
+    with pytest.raises(ProgramError):
+        parse(bad)
+
+
+def test_interpreter_hand_values_and_depth():
+    env = {"T3": torch.tensor([[1.0, -2.0], [3.0, 0.0]]), "T1_D": torch.tensor([[2.0, 2.0], [1.0, 1.0]])}
+    out = run(parse("l1_norm(mul(T3, T1_D))"), env)  # per layer: |[2,-4]|/2 = 3, |[3,0]|/2 = 1.5
+    assert torch.allclose(out, torch.tensor([3.0, 1.5]))
+    deep = "sigmoid(" * 5000 + "T3" + ")" * 5000
+    assert run(parse(deep), env).shape == (2, 2)
+    assert torch.allclose(to_scalar(torch.tensor([[3.0, 4.0]]), "l2"), torch.tensor([5.0], dtype=torch.float64))
+
+
+def test_network_score_is_mean_over_layers_of_per_layer_means():
+    g1 = ([0, 2], {"T3": torch.tensor([[1.0, 3.0], [5.0, 7.0]])})  # layer means 2, 6
+    g2 = ([1], {"T3": torch.tensor([[10.0, 10.0, 10.0]])})  # 10
+    assert score_network(parse("abs(T3)"), [g1, g2]) == pytest.approx((2 + 6 + 10) / 3)
+    with pytest.raises(OpError):
+        score_network(parse("det(T3)"), [g2])
