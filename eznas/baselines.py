@@ -1,0 +1,149 @@
+"""Hand-designed zero-cost proxies, for comparison with evolved programs.
+
+Each baseline is ``fn(model, x, y) -> float`` (larger = predicted better, as published);
+``x`` a data batch, ``y`` its labels (proxies with a loss use cross-entropy).  Models are
+deep-copied where a proxy changes them.  ``eznas_a`` is the EZNAS paper's discovered
+proxy written as a program in our opset and scored on the collector's statistics.
+"""
+import copy
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from eznas.spaces.complexity import count_flops, count_params
+
+EZNAS_A = "frobenius_norm(sigmoid(logdet(sign(T3G_N))))"
+
+
+def _weights(model):
+    return [m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def _ce_grads(model, x, y):
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(x), y).backward()
+    return [w.grad if w.grad is not None else torch.zeros_like(w) for w in _weights(model)]
+
+
+def params(model, x, y=None):
+    return count_params(model)
+
+
+def flops(model, x, y=None):
+    return count_flops(model, (1,) + tuple(x.shape[1:]))
+
+
+def grad_norm(model, x, y):
+    """Sum over conv/linear layers of the L2 norm of the weight gradient."""
+    model.train()
+    return float(sum(g.norm() for g in _ce_grads(model, x, y)))
+
+
+def snip(model, x, y):
+    """sum |dL/dw * w| (Lee et al. 2019)."""
+    model.train()
+    gs = _ce_grads(model, x, y)
+    return float(sum((g * w).abs().sum() for g, w in zip(gs, _weights(model))))
+
+
+def grasp(model, x, y):
+    """-sum w * (H g) (Wang et al. 2020), by double backward."""
+    model.train()
+    ws = _weights(model)
+    model.zero_grad(set_to_none=True)
+    g0 = torch.autograd.grad(F.cross_entropy(model(x), y), ws, allow_unused=True)
+    g0 = [g.detach() if g is not None else torch.zeros_like(w) for g, w in zip(g0, ws)]
+    g1 = torch.autograd.grad(F.cross_entropy(model(x), y), ws, create_graph=True, allow_unused=True)
+    z = sum((a * b).sum() for a, b in zip(g0, g1) if b is not None)
+    hg = torch.autograd.grad(z, ws, allow_unused=True)
+    return float(-sum((w.detach() * h).sum() for w, h in zip(ws, hg) if h is not None))
+
+
+def fisher(model, x, y):
+    """Sum over channels of 0.5 * mean over batch of (sum over space of a * dL/da)^2 on the
+    outputs of every ReLU (Turner et al. 2020)."""
+    model.train()
+    acts, handles = [], []
+
+    def keep(mod, inp, out):
+        out.retain_grad()
+        acts.append(out)
+
+    for m in model.modules():
+        if isinstance(m, nn.ReLU):
+            handles.append(m.register_forward_hook(keep))
+    try:
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+    finally:
+        for h in handles:
+            h.remove()
+    total = 0.0
+    for a in acts:
+        if a.grad is None or a.dim() != 4:
+            continue
+        total += float((0.5 * (a.detach() * a.grad).sum((2, 3)).pow(2).mean(0)).sum())
+    return total
+
+
+def synflow(model, x, y=None):
+    """sum |w * dR/dw| with R the output sum of the |weights| network on an all-ones input
+    (Tanaka et al. 2020); BN in eval mode, double precision."""
+    m = copy.deepcopy(model).double().eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.abs_()
+    m.zero_grad(set_to_none=True)
+    m(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64)).sum().backward()
+    return float(sum((w.detach() * w.grad).abs().sum() for w in _weights(m) if w.grad is not None))
+
+
+def jacob_cov(model, x, y=None):
+    """-sum(log(v + k) + 1/(v + k)) over eigenvalues v of the correlation matrix of the
+    input Jacobians of a batch (Mellor et al. 2021), k = 1e-5."""
+    model.train()
+    xi = x.clone().requires_grad_(True)
+    model.zero_grad(set_to_none=True)
+    model(xi).sum().backward()
+    j = xi.grad.reshape(len(x), -1)
+    corr = torch.nan_to_num(torch.corrcoef(j.double()), nan=0.0)
+    v = torch.linalg.eigvalsh(corr)
+    k = 1e-5
+    return float(-(torch.log(v + k) + 1.0 / (v + k)).sum())
+
+
+def naswot_kernel(model, x):
+    """The ReLU Hamming kernel K[i,j] = number of ReLU units where samples i and j share
+    their on/off state (diagonal = number of ReLU units)."""
+    codes, handles = [], []
+    for m in model.modules():
+        if isinstance(m, nn.ReLU):
+            handles.append(m.register_forward_hook(lambda mod, i, o: codes.append((o.detach() > 0).reshape(len(x), -1))))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    c = torch.cat(codes, 1).double()
+    return c @ c.T + (1 - c) @ (1 - c).T
+
+
+def naswot(model, x, y=None):
+    """log|det K| of the ReLU Hamming kernel (Mellor et al. 2021)."""
+    model.train()
+    return float(torch.linalg.slogdet(naswot_kernel(model, x)).logabsdet)
+
+
+def eznas_a(model, x, y=None, program=EZNAS_A):
+    """EZNAS-A on the collector's statistics of the first image of the batch."""
+    from eznas.program import parse, score_network
+    from stats_cache.collect import collect, group_layers
+
+    stats = collect(model, x[:1], seed=0)
+    return score_network(parse(program), group_layers(stats))
+
+
+BASELINES = {"params": params, "flops": flops, "synflow": synflow, "snip": snip, "grasp": grasp, "fisher": fisher,
+             "grad_norm": grad_norm, "jacob_cov": jacob_cov, "naswot": naswot, "eznas_a": eznas_a}

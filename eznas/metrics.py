@@ -1,0 +1,91 @@
+"""Ranking metrics for proxies: correlations, top/bottom-K precision, best/worst ranking,
+NDCG@K, and a complexity-bias table.
+
+Ties: Kendall is tau-b and Spearman uses average ranks (scipy); top-K sets with ties at
+the K-th value are cut by a stable sort on the score, then on the original order, so
+results are deterministic.  K larger than the list is clipped to its length.
+"""
+import numpy as np
+from scipy import stats
+
+
+def _arr(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+def kendall(score, acc):
+    return float(stats.kendalltau(_arr(score), _arr(acc)).statistic)
+
+
+def spearman(score, acc):
+    return float(stats.spearmanr(_arr(score), _arr(acc)).statistic)
+
+
+def pearson(score, acc):
+    return float(stats.pearsonr(_arr(score), _arr(acc)).statistic)
+
+
+def _top(x, k):
+    """Indices of the k largest values (stable: earlier index first among ties)."""
+    return np.argsort(-_arr(x), kind="stable")[:k]
+
+
+def precision_at_top(score, acc, k):
+    """Share of the true top-K found among the predicted top-K."""
+    k = min(k, len(score))
+    return len(set(_top(score, k)) & set(_top(acc, k))) / k
+
+
+def precision_at_bottom(score, acc, k):
+    k = min(k, len(score))
+    return len(set(_top(-_arr(score), k)) & set(_top(-_arr(acc), k))) / k
+
+
+def best_ranking(score, acc, k):
+    """BR@K: best true rank (0 = the best network) among the predicted top-K, as a
+    fraction of the list (lower is better)."""
+    k = min(k, len(score))
+    true_rank = np.empty(len(acc), dtype=int)
+    true_rank[_top(acc, len(acc))] = np.arange(len(acc))
+    return float(true_rank[_top(score, k)].min()) / len(acc)
+
+
+def worst_ranking(score, acc, k):
+    """WR@K: worst true rank among the predicted top-K, as a fraction (lower is better)."""
+    k = min(k, len(score))
+    true_rank = np.empty(len(acc), dtype=int)
+    true_rank[_top(acc, len(acc))] = np.arange(len(acc))
+    return float(true_rank[_top(score, k)].max()) / len(acc)
+
+
+def ndcg(score, acc, k):
+    """NDCG@K with accuracies min-max rescaled to [0, 1] as relevance (GENNAPE)."""
+    a = _arr(acc)
+    k = min(k, len(a))
+    rel = (a - a.min()) / (a.max() - a.min()) if a.max() > a.min() else np.ones_like(a)
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = float((np.sort(rel)[::-1][:k] * disc).sum())
+    got = float((rel[_top(score, k)] * disc).sum())
+    return got / ideal if ideal > 0 else 0.0
+
+
+def complexity_bias(score, acc, flops, bins=5):
+    """Per FLOPs quantile bin: mean (predicted rank - true rank) as a fraction of the list
+    size, ranks from best (0) down; positive = the proxy overestimates that bin."""
+    n = len(score)
+    pr, tr = np.empty(n), np.empty(n)
+    pr[_top(score, n)] = np.arange(n)
+    tr[_top(acc, n)] = np.arange(n)
+    edges = np.quantile(_arr(flops), np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(edges, _arr(flops), side="right") - 1, 0, bins - 1)
+    return [float(((tr - pr)[which == b]).mean() / n) if np.any(which == b) else float("nan") for b in range(bins)]
+
+
+def summary(score, acc, ks=(10, 50)):
+    out = {"kendall": kendall(score, acc), "spearman": spearman(score, acc), "pearson": pearson(score, acc)}
+    for k in ks:
+        out[f"p@top{k}"] = precision_at_top(score, acc, k)
+        out[f"p@bottom{k}"] = precision_at_bottom(score, acc, k)
+        out[f"ndcg@{k}"] = ndcg(score, acc, k)
+        out[f"br@{k}"] = best_ranking(score, acc, k)
+    return out

@@ -1,0 +1,158 @@
+"""Score networks of a space with a proxy and measure it against ground truth.
+
+    python -m eznas.score --proxy eznas_a --space nb201 --dataset cifar10 \
+        --ground-truth ../shared/benchmarks/nb201/nb201_test_accuracy.csv --n 200 --out runs/score.csv
+
+``--proxy`` is a baseline name, a program string (e.g. ``"l1_norm(T1G_D)"``) or an exported
+program file (``runs/.../programs/program_0.py``).  Networks are streamed (build ->
+statistics -> score, nothing stored); rows are appended to the CSV as they come, so a run
+that stops resumes where it was.  Writes the CSV, a markdown report and a scatter plot.
+"""
+import argparse
+import csv
+import importlib.util
+import os
+import re
+import sys
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from eznas import metrics
+from eznas.baselines import BASELINES
+from eznas.collect import resolve_device, sample_indices
+from eznas.spaces.benchmarks import NUM_CLASSES
+from eznas.spaces.complexity import count_flops, count_params
+from eznas.spaces.sources import SPACES, default_data, input_shape, load_ground_truth
+from stats_cache.data import load_batch
+
+COLUMNS = ["arch", "score", "accuracy", "flops", "params"]
+
+
+def make_scorer(proxy):
+    """A function (model, x, y) -> float for a baseline name, program string or file."""
+    if proxy in BASELINES:
+        return BASELINES[proxy]
+    if proxy.endswith(".py"):
+        if not os.path.exists(proxy):
+            raise ValueError(f"--proxy file not found: {proxy}")
+        spec = importlib.util.spec_from_file_location("eznas_exported_program", proxy)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        if not hasattr(mod, "score"):
+            raise ValueError(f"--proxy {proxy}: no score(layers) function (not an exported program)")
+
+        def from_file(model, x, y=None):
+            from stats_cache.collect import collect
+
+            return mod.score([s.tensors for s in collect(model, x[:1], seed=0)])
+
+        return from_file
+    from eznas.program import ProgramError, parse
+
+    try:
+        parse(proxy)
+    except ProgramError as e:
+        raise ValueError(f"--proxy {proxy!r} is neither a baseline ({', '.join(BASELINES)}), a .py file, nor a program: {e}") from None
+    return lambda model, x, y=None: BASELINES["eznas_a"](model, x, y, program=proxy)
+
+
+def labels_for(source, n, num_classes, seed):
+    """Labels from CIFAR-style file names (name_<i>_<label>.png), else seeded random ones."""
+    if source.startswith("folder:"):
+        files = sorted(f for f in os.listdir(source[7:]) if f.lower().endswith((".png", ".jpg", ".jpeg")))[:n]
+        got = [re.search(r"_(\d+)\.\w+$", f) for f in files]
+        if all(got):
+            return torch.tensor([int(m.group(1)) % num_classes for m in got])
+    return torch.randint(num_classes, (n,), generator=torch.Generator().manual_seed(seed))
+
+
+def score_space(scorer, gt, indices, out, data, batch_size=1, seed=0, device="cpu", progress=True):
+    done = set()
+    if os.path.exists(out):
+        with open(out, newline="") as f:
+            done = {r["arch"] for r in csv.DictReader(f)}
+    c, size = input_shape(gt.space)
+    x = load_batch(data, batch_size, size, seed).to(device)
+    y = labels_for(data, batch_size, NUM_CLASSES.get(gt.dataset, 10), seed).to(device)
+    new = not os.path.exists(out) or os.path.getsize(out) == 0
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "a", newline="") as f:
+        w = csv.DictWriter(f, COLUMNS)
+        if new:
+            w.writeheader()
+        for i in tqdm([i for i in indices if gt.archs[i] not in done], desc="score", unit="net", disable=not progress):
+            torch.manual_seed(seed * 1_000_003 + i)
+            model = gt.build(gt.archs[i]).to(device)
+            s = float(scorer(model, x, y))
+            w.writerow({"arch": gt.archs[i], "score": repr(s), "accuracy": float(gt.accuracy[i]),
+                        "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model)})
+            f.flush()
+
+
+def report(csv_path, title=""):
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    s = np.array([float(r["score"]) for r in rows])
+    a = np.array([float(r["accuracy"]) for r in rows])
+    ok = np.isfinite(s)
+    m = metrics.summary(s[ok], a[ok])
+    bias = metrics.complexity_bias(s[ok], a[ok], np.array([float(r["flops"]) for r in rows])[ok])
+    lines = [f"# {title or os.path.basename(csv_path)}", "", f"networks: {len(rows)} ({int((~ok).sum())} non-finite scores left out)", "",
+             "| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in m.items()]
+    lines += ["", "complexity bias (mean rank gain per FLOPs quintile, + = overestimated): " +
+              ", ".join(f"{b:+.3f}" for b in bias)]
+    md = os.path.splitext(csv_path)[0] + ".md"
+    with open(md, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    scatter(s[ok], a[ok], os.path.splitext(csv_path)[0] + ".png", title)
+    return m, md
+
+
+def scatter(s, a, path, title=""):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    ax.scatter(s, a, s=6, alpha=0.6)
+    if len(s) and np.all(s > 0) and s.max() / max(s.min(), 1e-300) > 1e3:
+        ax.set_xscale("log")
+    ax.set_xlabel("proxy score")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m eznas.score", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--proxy", required=True)
+    p.add_argument("--space", required=True, choices=SPACES)
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--ground-truth", default=None)
+    p.add_argument("--n", type=int, default=None, help="networks (default: all for NB201, 4000 otherwise)")
+    p.add_argument("--out", required=True, help="CSV of (arch, score, accuracy, flops, params)")
+    p.add_argument("--data", default=None)
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    a = p.parse_args(argv)
+    try:
+        gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
+        scorer = make_scorer(a.proxy)
+    except (ValueError, OSError) as e:
+        sys.exit(f"error: {e}")
+    n = a.n if a.n is not None else (len(gt) if a.space == "nb201" else 4000)
+    score_space(scorer, gt, sample_indices(len(gt), n, a.seed), a.out, a.data or default_data(a.space),
+                a.batch_size, a.seed, resolve_device(a.device))
+    m, md = report(a.out, f"{a.proxy} on {a.space}/{gt.dataset}")
+    print(f"kendall {m['kendall']:.4f}  spearman {m['spearman']:.4f}  report: {md}")
+
+
+if __name__ == "__main__":
+    main()
