@@ -44,7 +44,7 @@ def snip(model, x, y):
     """sum |dL/dw * w| (Lee et al. 2019)."""
     model.train()
     gs = _ce_grads(model, x, y)
-    return float(sum((g * w).abs().sum() for g, w in zip(gs, _weights(model))))
+    return float(sum((g * w.detach()).abs().sum() for g, w in zip(gs, _weights(model))))
 
 
 def grasp(model, x, y):

@@ -1,0 +1,40 @@
+import torch
+import torch.nn as nn
+
+from eznas.baselines import BASELINES, naswot_kernel
+from eznas.bench.spaces import build_bench_nb201
+
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+
+
+def test_naswot_kernel_diagonal_is_number_of_relu_units():
+    torch.manual_seed(0)
+    net = build_bench_nb201(ARCH)
+    x = torch.randn(4, 1, 8, 8)
+    units = []
+    hs = [m.register_forward_hook(lambda m, i, o: units.append(o[0].numel())) for m in net.modules() if isinstance(m, nn.ReLU)]
+    with torch.no_grad():
+        net(x)
+    for h in hs:
+        h.remove()
+    k = naswot_kernel(net, x)
+    assert torch.equal(k.diag(), torch.full((4,), float(sum(units)), dtype=torch.float64))
+    assert torch.equal(k, k.T)
+
+
+def test_every_baseline_gives_a_finite_number():
+    x = torch.randn(4, 1, 8, 8)
+    y = torch.tensor([0, 1, 2, 3])
+    for name, fn in BASELINES.items():
+        torch.manual_seed(0)
+        v = fn(build_bench_nb201(ARCH), x, y)
+        assert isinstance(v, float) and v == v and abs(v) != float("inf"), name
+
+
+def test_synflow_hand_value_on_a_linear_chain():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2, 2, bias=False), nn.Linear(2, 1, bias=False))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.tensor([[1.0, -2.0], [3.0, 4.0]]))
+        net[2].weight.copy_(torch.tensor([[-1.0, 2.0]]))
+    # |W|: R = [1,2] @ [[1,2],[3,4]] @ [1,1] = 1*(1+2) + 2*(3+4) = 17; synflow = sum_w |w dR/dw| = 2R = 34
+    assert BASELINES["synflow"](net, torch.ones(1, 1, 2)) == 34.0
