@@ -35,6 +35,10 @@ def _builder(space):
         return nb201.build
     if space == "nats_sss":
         return nats_sss.build
+    if space.startswith("nds_"):
+        from eznas.spaces import nds
+
+        return nds.build
     from eznas.spaces import registry
 
     return registry.builder(space)
