@@ -7,14 +7,18 @@ Backends: 'loky' (local processes, default), 'threading', 'sequential', or 'dask
 (joblib's dask backend; pass a scheduler address).
 """
 import contextlib
-import math
+from collections import OrderedDict
 
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
-from eznas.program import OpError, kinds_used, parse, score_network
+from eznas.batch import NetBatch
+from eznas.program import kinds_used, parse
 
 _STORES = {}
+_CACHE = OrderedDict()  # (url, space, key) -> groups with all 22 kinds, least recently used first
+_CACHE_BYTES = [0]
+CACHE_MB = 1024
 
 
 def open_store(url):
@@ -25,25 +29,68 @@ def open_store(url):
     return _STORES[url]
 
 
-def score_chunk(store_url, programs, items, how="mean", threads=None):
-    """Scores (len(programs), len(items)); NaN marks an op error or a non-finite score."""
+def _nbytes(groups):
+    return sum(v.numel() * v.element_size() for _, env in groups for v in env.values())
+
+
+def read_groups(url, space, key, kinds, cache_mb=CACHE_MB):
+    """A network's groups restricted to ``kinds``, through a per-process LRU cache of at
+    most ``cache_mb`` (networks larger than a quarter of it are read per call and not kept)."""
+    ck = (url, space, key)
+    if ck in _CACHE:
+        _CACHE.move_to_end(ck)
+        groups = _CACHE[ck]
+    else:
+        store = open_store(url)
+        groups = store.read_network(space, key).groups
+        size = _nbytes(groups)
+        if size * 4 > cache_mb * 2**20:
+            return store.read_network(space, key, kinds).groups if len(kinds) < 11 else [
+                (idx, {k: env[k] for k in kinds}) for idx, env in groups]
+        _CACHE[ck] = groups
+        _CACHE_BYTES[0] += size
+        while _CACHE_BYTES[0] > cache_mb * 2**20:
+            _, old = _CACHE.popitem(last=False)
+            _CACHE_BYTES[0] -= _nbytes(old)
+    return [(idx, {k: env[k] for k in kinds}) for idx, env in groups]
+
+
+BUDGET_MB = 512
+
+
+def score_chunk(store_url, programs, items, how="mean", threads=None, budget_mb=BUDGET_MB):
+    """Scores (len(programs), len(items)); NaN marks an op error or a non-finite score.
+
+    Networks are read one at a time (only the kinds the programs use) and gathered into a
+    ``NetBatch`` until ``budget_mb`` of statistics is held; every program is then run on
+    the batch, and the batch is dropped.  Peak memory is about twice the budget, whatever
+    the number of networks."""
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    store = open_store(store_url)
     prefixes = [parse(p) for p in programs]
     kinds = sorted({k for p in prefixes for k in kinds_used(p)})
     out = np.full((len(programs), len(items)), np.nan)
-    for j, (space, key) in enumerate(items):
-        groups = store.read_network(space, key, kinds).groups
+    pending, cols, held = [], [], 0
+
+    def flush():
+        batch = NetBatch(pending)
         for i, p in enumerate(prefixes):
-            try:
-                v = score_network(p, groups, how)
-            except OpError:
-                continue
-            if math.isfinite(v):
-                out[i, j] = v
+            out[i, cols] = batch.scores(p, how)
+        pending.clear()
+        cols.clear()
+
+    for j, (space, key) in enumerate(items):
+        groups = read_groups(store_url, space, key, kinds)
+        pending.append(groups)
+        cols.append(j)
+        held += sum(v.numel() * v.element_size() for _, env in groups for v in env.values())
+        if held >= budget_mb * 2**20:
+            flush()
+            held = 0
+    if pending:
+        flush()
     return out
 
 

@@ -134,15 +134,21 @@ class StatsStore:
         bad = [k for k in kinds if k not in FAMILY_OF]
         if bad:
             raise StoreError(f"unknown statistics kinds {bad}")
+        by_fam = {}
+        for k in kinds:
+            by_fam.setdefault(FAMILY_OF[k], []).append(k)
         groups = []
         for j, idx in enumerate(attrs["groups"]):
-            arrays = {}
             out = {}
-            for k in kinds:
-                fam = FAMILY_OF[k]
-                if fam not in arrays:
-                    arrays[fam] = g[f"g{j}_{fam}"]
-                out[k] = torch.from_numpy(np.asarray(arrays[fam][POSITION[k]], dtype=np.float32)).to(device)
+            for fam, ks in by_fam.items():
+                arr = g[f"g{j}_{fam}"]
+                if 2 * len(ks) >= len(FAMILIES[fam]):  # most of the family: one read of the whole array
+                    whole = np.asarray(arr[...], dtype=np.float32)
+                    for k in ks:
+                        out[k] = torch.from_numpy(whole[POSITION[k]]).to(device)
+                else:
+                    for k in ks:
+                        out[k] = torch.from_numpy(np.asarray(arr[POSITION[k]], dtype=np.float32)).to(device)
             groups.append((idx, out))
         return NetworkStats(key, attrs, groups)
 

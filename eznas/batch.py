@@ -1,0 +1,54 @@
+"""Several networks' statistics stacked by layer shape, so that a program runs once per
+distinct layer shape instead of once per layer group of every network.
+
+Ops act per slice of the leading layer axis, so stacking layers of different networks
+changes nothing in the per-layer results; an op error depends only on shapes, so it
+invalidates exactly the networks that own layers of that shape.
+"""
+import math
+
+import numpy as np
+import torch
+
+from eznas.program import OpError, run, to_scalar
+
+
+class NetBatch:
+    def __init__(self, nets):
+        """``nets``: list of per-network group lists [(layer indices, {kind: (L, ...)})]."""
+        by_shape = {}
+        counts = []
+        for j, groups in enumerate(nets):
+            n = 0
+            for idx, env in groups:
+                sig = tuple((k, tuple(v.shape[1:])) for k, v in sorted(env.items()))
+                by_shape.setdefault(sig, []).append((j, env))
+                n += len(idx)
+            counts.append(n)
+        self.n = len(nets)
+        self.counts = torch.tensor(counts, dtype=torch.float64)
+        self.stacks = []
+        for parts in by_shape.values():
+            owners = torch.cat([torch.full((next(iter(e.values())).shape[0],), j, dtype=torch.long) for j, e in parts])
+            env = {k: torch.cat([e[k] for _, e in parts]) if len(parts) > 1 else parts[0][1][k] for k in parts[0][1]}
+            self.stacks.append((owners, env))
+
+    def nbytes(self):
+        return sum(v.numel() * v.element_size() for _, env in self.stacks for v in env.values())
+
+    def scores(self, prefix, how="mean"):
+        """Per-network scores (float64 numpy); NaN where an op failed or a value is not finite."""
+        sums = torch.zeros(self.n, dtype=torch.float64)
+        bad = torch.zeros(self.n, dtype=torch.bool)
+        for owners, env in self.stacks:
+            try:
+                v = to_scalar(run(prefix, env), how)
+                if v.shape[0] != owners.shape[0]:
+                    raise OpError("program result lost the layer axis")
+            except OpError:
+                bad[owners] = True
+                continue
+            sums.index_add_(0, owners, v)
+        out = (sums / self.counts).numpy()
+        out[bad.numpy() | ~np.isfinite(out)] = math.nan
+        return out
