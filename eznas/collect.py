@@ -49,6 +49,7 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
     c, size = input_shape(gt.space)
     data = load_batch(cfg["data"], cfg["batch_size"], size, seed).to(device)
     key_space = store_key(gt.space, gt.dataset)
+    store.open_space(key_space)
     todo = [i for i in indices if not store.is_complete(key_space, net_key(i))]
     t0, written, nbytes = time.perf_counter(), 0, 0
     for i in tqdm(todo, desc=f"collect {key_space}", unit="net", disable=not progress):

@@ -33,8 +33,9 @@ def fitness_from_scores(scores, sample, accuracy):
     return fits, taus
 
 
-def evaluate(programs, store_url, sample, accuracy, jobs=1, how="mean"):
-    """Fitness of program strings on ``sample`` {space: [net keys]}."""
+def evaluate(programs, store_url, sample, accuracy, jobs=1, how="mean", **memory):
+    """Fitness of program strings on ``sample`` {space: [net keys]}; ``memory``: budget_mb,
+    cache_mb (see eznas.parallel)."""
     items = [(s, k) for s, keys in sample.items() for k in keys]
-    scores = score_items(store_url, list(programs), items, jobs, how)
+    scores = score_items(store_url, list(programs), items, jobs, how, **memory)
     return fitness_from_scores(scores, sample, accuracy)

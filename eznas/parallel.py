@@ -58,7 +58,7 @@ def read_groups(url, space, key, kinds, cache_mb=CACHE_MB):
 BUDGET_MB = 512
 
 
-def score_chunk(store_url, programs, items, how="mean", threads=None, budget_mb=BUDGET_MB):
+def score_chunk(store_url, programs, items, how="mean", threads=None, budget_mb=BUDGET_MB, cache_mb=CACHE_MB):
     """Scores (len(programs), len(items)); NaN marks an op error or a non-finite score.
 
     Networks are read one at a time (only the kinds the programs use) and gathered into a
@@ -82,7 +82,7 @@ def score_chunk(store_url, programs, items, how="mean", threads=None, budget_mb=
         cols.clear()
 
     for j, (space, key) in enumerate(items):
-        groups = read_groups(store_url, space, key, kinds)
+        groups = read_groups(store_url, space, key, kinds, cache_mb)
         pending.append(groups)
         cols.append(j)
         held += sum(v.numel() * v.element_size() for _, env in groups for v in env.values())
@@ -110,15 +110,16 @@ def backend(name="loky", scheduler=None):
             yield
 
 
-def score_items(store_url, programs, items, jobs=1, how="mean"):
-    """Scores of ``programs`` on ``items`` [(space, key)], network-major, ``jobs`` workers."""
+def score_items(store_url, programs, items, jobs=1, how="mean", budget_mb=BUDGET_MB, cache_mb=CACHE_MB):
+    """Scores of ``programs`` on ``items`` [(space, key)], network-major, ``jobs`` workers
+    (each with its own cache of ``cache_mb`` and batches of ``budget_mb``)."""
     if not programs or not items:
         return np.zeros((len(programs), len(items)))
     if jobs == 1:
-        return score_chunk(store_url, programs, items, how)
+        return score_chunk(store_url, programs, items, how, None, budget_mb, cache_mb)
     n_chunks = min(len(items), jobs * 4)
     chunks = [items[k::n_chunks] for k in range(n_chunks)]
-    parts = Parallel(n_jobs=jobs)(delayed(score_chunk)(store_url, programs, c, how, 1) for c in chunks)
+    parts = Parallel(n_jobs=jobs)(delayed(score_chunk)(store_url, programs, c, how, 1, budget_mb, cache_mb) for c in chunks)
     out = np.empty((len(programs), len(items)))
     for k, part in enumerate(parts):
         out[:, k::n_chunks] = part

@@ -2,7 +2,8 @@
 
 Layout (zarr v3; any local path or fsspec URL such as ``memory://x`` or ``s3://b/x``)::
 
-    /                       attrs: schema_version, config, config_hash
+    /                       attrs: schema_version
+    /<space>                attrs: config, config_hash (how its networks were collected)
     /<space>/<net>          attrs: arch, accuracy, flops, params, seed, batch_size,
                                    layer_names, groups (layer indices per group), complete
     /<space>/<net>/g<j>_in  (6,  L_j, *T1 shape)     kinds schema.FAMILIES["in"]
@@ -14,8 +15,9 @@ kind at a time, so reading a subset of kinds reads only their chunks.
 
 Contract: a network is listed only once ``complete`` is set, which happens after all of
 its arrays are written; ``write_network`` on an incomplete network deletes it first, so an
-interrupted collection resumes cleanly.  Opening with a different schema version or
-collection config raises ``StoreError`` naming the store and the difference.
+interrupted collection resumes cleanly.  Opening a store of another schema version, or
+writing to a space collected with another config, raises ``StoreError`` naming the store,
+the space and the difference.
 """
 import hashlib
 import json
@@ -57,29 +59,47 @@ def net_key(index):
 class StatsStore:
     def __init__(self, url, mode="r", config=None, dtype="float16", level=3):
         """``mode`` 'r' (read) or 'a' (create or append).  ``config``: the collection
-        config; required to write, checked against the store's."""
+        config this writer uses; each space records the config it was collected with, and
+        writing to a space collected with another config raises ``StoreError``."""
         self.url = str(url)
         if mode not in ("r", "a"):
             raise StoreError(f"mode must be 'r' or 'a', got {mode!r}")
         try:
             self.root = zarr.open_group(self.url, mode=mode)
-        except (FileNotFoundError, zarr.errors.GroupNotFoundError if hasattr(zarr.errors, "GroupNotFoundError") else FileNotFoundError):
+        except FileNotFoundError:
             raise StoreError(f"no statistics store at {self.url}") from None
+        except Exception as e:  # zarr raises its own error types for a missing group
+            if mode == "r":
+                raise StoreError(f"no statistics store at {self.url} ({type(e).__name__})") from None
+            raise
         attrs = dict(self.root.attrs)
         if attrs and attrs.get("schema_version") != SCHEMA_VERSION:
             raise StoreError(f"{self.url}: schema version {attrs.get('schema_version')} but this engine reads {SCHEMA_VERSION}")
         if mode == "r" and not attrs:
             raise StoreError(f"{self.url}: not a statistics store (no schema_version)")
-        if config is not None:
-            if attrs and attrs.get("config_hash") != config_hash(config):
-                old = attrs.get("config", {})
-                diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
-                raise StoreError(f"{self.url}: collected with another config (differs in {diff}); use a new store")
-            if not attrs:
-                self.root.attrs.update({"schema_version": SCHEMA_VERSION, "config": config, "config_hash": config_hash(config)})
-        self.config = dict(self.root.attrs).get("config", {})
+        if mode == "a" and not attrs:
+            self.root.attrs.update({"schema_version": SCHEMA_VERSION})
+        self.config = dict(config or {})
         self.dtype = self.config.get("dtype", dtype)
         self.level = level
+
+    def space_config(self, space):
+        return dict(self.root[space].attrs).get("config", {}) if space in self.root else {}
+
+    def open_space(self, space):
+        """Create ``space`` with this writer's config, or check that it was collected with it."""
+        if not self.config:
+            raise StoreError(f"{self.url}: a collection config is needed to write")
+        if space in self.root:
+            old = self.space_config(space)
+            if old and old != self.config:
+                diff = sorted(k for k in set(old) | set(self.config) if old.get(k) != self.config.get(k))
+                raise StoreError(f"{self.url}: space {space!r} was collected with another config "
+                                 f"(differs in {diff}); use another store or space name")
+        g = self.root.require_group(space)
+        if not g.attrs.get("config"):
+            g.attrs.update({"config": self.config, "config_hash": config_hash(self.config)})
+        return g
 
     # ---- listing ----------------------------------------------------------------
     def spaces(self):
@@ -104,10 +124,10 @@ class StatsStore:
         """Write one network's ``collect.LayerStats`` list, then mark it complete."""
         from stats_cache.collect import group_layers
 
-        path = f"{space}/{key}"
-        if path in self.root:
-            del self.root[path]
-        g = self.root.require_group(space).create_group(key)
+        sg = self.open_space(space)
+        if key in sg:
+            del sg[key]
+        g = sg.create_group(key)
         groups = group_layers(stats)
         nbytes = 0
         for j, (idx, tensors) in enumerate(groups):

@@ -68,9 +68,12 @@ def test_incomplete_network_is_not_listed_and_is_rewritten(tmp_path):
 
 
 def test_config_and_schema_mismatch_are_clear_errors(tmp_path):
-    StatsStore(tmp_path / "s.zarr", "a", config=_cfg("float32"))
-    with pytest.raises(StoreError, match="dtype"):
-        StatsStore(tmp_path / "s.zarr", "a", config=_cfg("float16"))
+    StatsStore(tmp_path / "s.zarr", "a", config=_cfg("float32")).write_network("sp", "n000000", stats(), {})
+    other = StatsStore(tmp_path / "s.zarr", "a", config=_cfg("float16"))
+    with pytest.raises(StoreError, match="'sp'.*dtype"):
+        other.write_network("sp", "n000001", stats(), {})
+    other.write_network("sp2", "n000000", stats(), {})  # another space may use another config
+    assert StatsStore(tmp_path / "s.zarr", "r").space_config("sp2")["dtype"] == "float16"
     s = StatsStore(tmp_path / "s.zarr", "a")
     s.root.attrs["schema_version"] = 999
     with pytest.raises(StoreError, match="schema version"):

@@ -21,7 +21,7 @@ from eznas.evolve.task import Task
 FLAGS = {"generations": int, "population": int, "tournament": int, "mu": int, "lambda_": int, "cxpb": float,
          "mutpb": float, "min_depth": int, "max_depth": int, "spaces_per_gen": int, "nets_per_space": int,
          "task_nets": int, "seed": int, "jobs": int, "backend": str, "scheduler": str, "store": str,
-         "to_scalar": str, "hof_size": int}
+         "to_scalar": str, "hof_size": int, "batch_mb": int, "cache_mb": int}
 
 
 def parse_args(argv):

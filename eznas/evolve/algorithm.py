@@ -50,7 +50,8 @@ class Evolution:
     def assign(self, inds, sample):
         """Evaluate each distinct program once; returns the individuals valid on the sample."""
         texts = sorted({str(i) for i in inds})
-        fits, _ = evaluate(texts, self.task.store_url, sample, self.task.accuracy, self.cfg.jobs, self.cfg.to_scalar)
+        fits, _ = evaluate(texts, self.task.store_url, sample, self.task.accuracy, self.cfg.jobs, self.cfg.to_scalar,
+                           **self.cfg.memory())
         by_text = dict(zip(texts, fits))
         kept = []
         for ind in inds:

@@ -26,6 +26,8 @@ class Config:
     store: str = ""  # statistics store URL; empty: the built-in default store in the run dir
     spaces: list = field(default_factory=list)  # store keys; empty: every space in the store
     hof_size: int = 10
+    batch_mb: int = 512  # statistics gathered per evaluation batch (per worker)
+    cache_mb: int = 1024  # decoded networks kept between generations (per worker)
     run_dir: str = ""
 
     @classmethod
@@ -57,6 +59,9 @@ class Config:
             raise ValueError("mu cannot exceed population")
         if self.to_scalar not in ("mean", "l2"):
             raise ValueError("to_scalar must be 'mean' or 'l2'")
+
+    def memory(self):
+        return {"budget_mb": self.batch_mb, "cache_mb": self.cache_mb}
 
     def to_dict(self):
         return asdict(self)

@@ -13,7 +13,7 @@ def finish(cfg, task, run, pop, hof, n_export=5):
     for ind in [best_final] + list(hof):
         if str(ind) not in texts:
             texts.append(str(ind))
-    fits, taus = evaluate(texts, task.store_url, task.full(), task.accuracy, cfg.jobs, cfg.to_scalar)
+    fits, taus = evaluate(texts, task.store_url, task.full(), task.accuracy, cfg.jobs, cfg.to_scalar, **cfg.memory())
     rows = []
     for text, f, t in zip(texts, fits, taus):
         if f is None:

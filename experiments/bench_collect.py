@@ -1,0 +1,84 @@
+"""Collection throughput and storage size, NAS-Bench-201 networks (C=16, N=5) at batch 1.
+
+    python experiments/bench_collect.py --n 10 [--device auto]
+
+Prints networks per second for: the three forward+backward passes alone (the floor),
+collect() (statistics captured), and collect + store write (float16 and float32, zstd),
+and bytes per network on disk against a torch.save of the same tensors (the baseline,
+measured in the same run).  Targets: >= 2 networks/s on CPU, >= 10 on GPU, <= 25 % bytes.
+"""
+import argparse
+import os
+import random
+import shutil
+import sys
+import tempfile
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import Timer, machine  # noqa: E402
+
+from eznas.collect import resolve_device  # noqa: E402
+from eznas.spaces import nb201  # noqa: E402
+from stats_cache.collect import collect, make_inputs  # noqa: E402
+from stats_cache.data import load_batch  # noqa: E402
+from stats_cache.store import StatsStore  # noqa: E402
+
+
+def passes_only(model, x):
+    model.train()
+    for inp in make_inputs(x, 0).values():
+        model.zero_grad(set_to_none=True)
+        model(inp).sum().backward()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=10)
+    p.add_argument("--device", default="auto")
+    a = p.parse_args()
+    dev = resolve_device(a.device)
+    archs = [nb201.product_string(i) for i in random.Random(0).sample(range(nb201.N_ARCHS), a.n)]
+    x = load_batch("photos", 1, 32, 0).to(dev)
+
+    def models():
+        for i, arch in enumerate(archs):
+            torch.manual_seed(i)
+            yield nb201.build(arch).to(dev)
+
+    tmp = tempfile.mkdtemp()
+    try:
+        with Timer() as t_pass:
+            for m in models():
+                passes_only(m, x)
+        with Timer() as t_collect:
+            stats = [collect(m, x, seed=0) for m in models()]
+        saved = os.path.join(tmp, "t.pt")
+        torch.save([[s.tensors for s in st] for st in stats[:3]], saved)
+        torch_bytes = os.path.getsize(saved) / 3
+        rows = []
+        for dtype in ("float16", "float32"):
+            store = StatsStore(os.path.join(tmp, f"{dtype}.zarr"), "a", config={"dtype": dtype, "bench": True})
+            with Timer() as t_all:
+                for i, m in enumerate(models()):
+                    store.write_network("nb201", f"n{i:06d}", collect(m, x, seed=0), {})
+            on_disk = store.bytes_on_disk() / a.n
+            rows.append((dtype, a.n / t_all.s, on_disk))
+        layers = sum(len(st) for st in stats) / len(stats)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"machine: {machine()}; device {dev}; {a.n} NB201 networks, {layers:.1f} RCB layers each, batch 1")
+    print(f"| stage | networks/s | vs passes only |\n|---|---|---|")
+    print(f"| 3 forward+backward passes only | {a.n / t_pass.s:.2f} | 1.00 |")
+    print(f"| collect() (22 tensors per layer) | {a.n / t_collect.s:.2f} | {t_pass.s / t_collect.s:.2f} |")
+    for dtype, rate, _ in rows:
+        print(f"| collect + write {dtype} zstd | {rate:.2f} | {rate * t_pass.s / a.n:.2f} |")
+    print(f"\n| storage | MB per network | vs torch.save |\n|---|---|---|")
+    print(f"| torch.save (float32, baseline) | {torch_bytes / 1e6:.1f} | 1.00 |")
+    for dtype, _, b in rows:
+        print(f"| zarr {dtype} + zstd | {b / 1e6:.1f} | {b / torch_bytes:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
