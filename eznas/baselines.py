@@ -67,8 +67,9 @@ def fisher(model, x, y):
     acts, handles = [], []
 
     def keep(mod, inp, out):
-        out.retain_grad()
-        acts.append(out)
+        if out.requires_grad:  # a ReLU fed by a constant (a 'none' edge) has no gradient
+            out.retain_grad()
+            acts.append(out)
 
     for m in model.modules():
         if isinstance(m, nn.ReLU):

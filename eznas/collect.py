@@ -46,7 +46,7 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
     """Collect networks ``indices`` of ground truth ``gt`` into ``store``; returns
     (networks written, bytes written uncompressed, seconds)."""
     cfg = store.config
-    c, size = input_shape(gt.space)
+    c, size = input_shape(gt.space, gt.dataset)
     data = load_batch(cfg["data"], cfg["batch_size"], size, seed).to(device)
     key_space = store_key(gt.space, gt.dataset)
     store.open_space(key_space)

@@ -73,7 +73,7 @@ def score_space(scorer, gt, indices, out, data, batch_size=1, seed=0, device="cp
     if os.path.exists(out):
         with open(out, newline="") as f:
             done = {r["arch"] for r in csv.DictReader(f)}
-    c, size = input_shape(gt.space)
+    c, size = input_shape(gt.space, gt.dataset)
     x = load_batch(data, batch_size, size, seed).to(device)
     y = labels_for(data, batch_size, NUM_CLASSES.get(gt.dataset, 10), seed).to(device)
     new = not os.path.exists(out) or os.path.getsize(out) == 0

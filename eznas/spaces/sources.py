@@ -29,9 +29,11 @@ def load_ground_truth(space, dataset=None, path=None):
     return B.load_nb201_official(path, dataset) if space == "nb201" else B.load_nats_sss_official(path, dataset)
 
 
-def input_shape(space):
-    """(channels, size) of the inputs a space's networks take."""
-    return (1, 8) if space in BUILTIN else (3, 32)
+def input_shape(space, dataset=None):
+    """(channels, size) of the inputs a space's networks take on ``dataset``."""
+    if space in BUILTIN:
+        return (1, 8)
+    return (3, 16) if dataset and dataset.lower().startswith("imagenet16") else (3, 32)
 
 
 def default_data(space):
