@@ -9,6 +9,7 @@ import argparse
 import random
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from tqdm import tqdm
@@ -52,16 +53,24 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
     store.open_space(key_space)
     todo = [i for i in indices if not store.is_complete(key_space, net_key(i))]
     t0, written, nbytes = time.perf_counter(), 0, 0
-    for i in tqdm(todo, desc=f"collect {key_space}", unit="net", disable=not progress):
-        torch.manual_seed(seed * 1_000_003 + i)
-        model = gt.build(gt.archs[i])
-        flops = gt.columns["flops"][i] if "flops" in gt.columns else count_flops(model, (1, c, size, size))
-        params = gt.columns["params"][i] if "params" in gt.columns else count_params(model)
-        stats = collect(model, data, seed=seed * 1_000_003 + i, pattern=cfg["pattern"], device=device)
-        attrs = {"arch": gt.archs[i], "index": int(i), "accuracy": float(gt.accuracy[i]), "flops": float(flops),
-                 "params": float(params), "seed": seed, "batch_size": cfg["batch_size"]}
-        nbytes += store.write_network(key_space, net_key(i), stats, attrs)
-        written += 1
+    # one writer thread: network i is compressed and written while network i+1 is collected
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending = []
+        for i in tqdm(todo, desc=f"collect {key_space}", unit="net", disable=not progress):
+            torch.manual_seed(seed * 1_000_003 + i)
+            model = gt.build(gt.archs[i])
+            flops = gt.columns["flops"][i] if "flops" in gt.columns else count_flops(model, (1, c, size, size))
+            params = gt.columns["params"][i] if "params" in gt.columns else count_params(model)
+            stats = collect(model, data, seed=seed * 1_000_003 + i, pattern=cfg["pattern"], device=device)
+            attrs = {"arch": gt.archs[i], "index": int(i), "accuracy": float(gt.accuracy[i]), "flops": float(flops),
+                     "params": float(params), "seed": seed, "batch_size": cfg["batch_size"]}
+            while len(pending) >= 2:  # bound the statistics waiting to be written
+                nbytes += pending.pop(0).result()
+                written += 1
+            pending.append(writer.submit(store.write_network, key_space, net_key(i), stats, attrs))
+        for f in pending:
+            nbytes += f.result()
+            written += 1
     return written, nbytes, time.perf_counter() - t0
 
 
