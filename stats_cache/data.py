@@ -1,7 +1,7 @@
 """Sources of the data batch D.
 
 - ``photos``: random crops of scikit-learn's two bundled sample photographs (offline);
-- ``digits``: scikit-learn's bundled 8x8 digits (1 channel), the built-in benchmark's data;
+- ``digits`` / ``digits_noisy``: test images of the built-in benchmark's tasks (1 channel, 8x8);
 - ``folder:PATH``: every PNG/JPEG in a folder (e.g. 32x32 CIFAR images), sorted by name;
 - ``cifar:PATH``: a CIFAR-10/100 python-format folder (reads ``test_batch`` or ``test``).
 3-channel images are scaled to [0, 1] and normalised with the CIFAR-10 mean and std.
@@ -64,10 +64,10 @@ def load_batch(source, n=1, size=32, seed=0):
     """The batch D of ``n`` images from ``source`` (see module doc)."""
     if source == "photos":
         return _photos(n, size, seed)
-    if source == "digits":
-        from eznas.bench.data import load_digits_tensors
+    if source in ("digits", "digits_noisy"):
+        from eznas.bench.data import load_digits_tensors, load_noisy_digits_tensors
 
-        x = load_digits_tensors()[0]
+        x = (load_noisy_digits_tensors() if source == "digits_noisy" else load_digits_tensors())[2]
         return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
     kind, _, path = source.partition(":")
     if kind == "folder" and path:

@@ -16,19 +16,20 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from eznas.bench import spaces as bspaces
-from eznas.bench.data import load_digits_tensors
-from eznas.bench.train import train_and_test
+from eznas.bench.data import load_digits_tensors, load_noisy_digits_tensors
+from eznas.bench.train import RECIPES, train_and_test
 from eznas.spaces import nb201
 from eznas.spaces.complexity import count_flops, count_params
 
 COLUMNS = ["arch", "accuracy", "flops", "params", "train_seconds", "seed"]
-BUILDERS = {"bench_nb201": bspaces.build_bench_nb201, "bench_sss": bspaces.build_bench_sss}
+BUILDERS = {"bench_nb201": bspaces.build_bench_nb201, "bench_nb201_noisy": bspaces.build_bench_nb201,
+            "bench_sss": bspaces.build_bench_sss}
 
 
 def sample_archs(space, n, seed):
     """``n`` distinct architectures of ``space``, in a fixed order for ``seed``."""
     rng = random.Random(seed)
-    if space == "bench_nb201":
+    if space in ("bench_nb201", "bench_nb201_noisy"):
         return [nb201.product_string(i) for i in rng.sample(range(nb201.N_ARCHS), n)]
     if space == "bench_sss":
         return [bspaces.sss_config(i) for i in rng.sample(range(len(bspaces.SSS_CHOICES) ** 5), n)]
@@ -38,7 +39,7 @@ def sample_archs(space, n, seed):
 def _one(space, arch, seed, data):
     torch.set_num_threads(1)
     build = BUILDERS[space]
-    acc, secs = train_and_test(lambda: build(arch), data, seed)
+    acc, secs = train_and_test(lambda: build(arch), data, seed, **RECIPES[space])
     net = build(arch)
     return {"arch": arch, "accuracy": f"{acc:.4f}", "flops": f"{count_flops(net, (1, 1, 8, 8)):.6f}",
             "params": f"{count_params(net):.6f}", "train_seconds": f"{secs:.3f}", "seed": seed}
@@ -54,7 +55,7 @@ def done_archs(path):
 def train_many(space, archs, seed, out, jobs=1):
     """Train ``archs`` (skipping those already in ``out``), appending rows to ``out``."""
     todo = [a for a in archs if a not in done_archs(out)]
-    data = load_digits_tensors()
+    data = load_noisy_digits_tensors() if space.endswith("_noisy") else load_digits_tensors()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     new = not os.path.exists(out) or os.path.getsize(out) == 0
     with open(out, "a", newline="") as f:

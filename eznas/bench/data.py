@@ -23,3 +23,16 @@ def load_digits_tensors(size=SIZE):
     mean, std = x[tr].mean(), x[tr].std()
     x = (x - mean) / std
     return x[tr], y[tr], x[te], y[te]
+
+
+NOISE_STD = 1.0
+NOISE_SEED = 123
+
+
+def load_noisy_digits_tensors(size=SIZE):
+    """The same split with Gaussian pixel noise (std NOISE_STD, in standardised units):
+    the test images carry fixed noise (seed NOISE_SEED); training adds fresh noise per batch
+    (see eznas.bench.train)."""
+    x_tr, y_tr, x_te, y_te = load_digits_tensors(size)
+    g = torch.Generator().manual_seed(NOISE_SEED)
+    return x_tr, y_tr, x_te + NOISE_STD * torch.randn(x_te.shape, generator=g), y_te

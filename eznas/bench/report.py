@@ -5,7 +5,7 @@ import os
 from scipy.stats import kendalltau
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
-SPACES = ("bench_nb201", "bench_sss")
+SPACES = ("bench_nb201", "bench_nb201_noisy", "bench_sss")
 
 
 def _rows(path):

@@ -2,6 +2,8 @@
 
 - ``bench_nb201``: every NAS-Bench-201 cell, at C=8 with one cell per stage
   (widths 8 / 16 / 32); ids are NB201 architecture strings.
+- ``bench_nb201_noisy``: the same cells and widths on a second task, digits under strong
+  Gaussian pixel noise (see eznas.bench.data);
 - ``bench_sss``: NATS-Bench-SSS-style width configurations ``"w1:w2:w3:w4:w5"`` with widths
   from 4..32 (step 4), around the NB201 cell that NATS-Bench SSS uses.
 """
@@ -44,4 +46,5 @@ def build_bench_sss(cfg, num_classes=10, in_channels=1, init=True):
 
 
 register("bench_nb201", build_bench_nb201)
+register("bench_nb201_noisy", build_bench_nb201)
 register("bench_sss", build_bench_sss)
