@@ -1,4 +1,6 @@
 """Helpers for the stacked-operand convention (leading axis = one slice per layer)."""
+import math
+
 import torch
 
 from opset.errors import OpError
@@ -37,6 +39,8 @@ def align(a, b, what):
         shape = torch.broadcast_shapes(sa, sb)
     except RuntimeError:
         raise OpError(f"{what}: shapes {sa} and {sb} do not broadcast") from None
+    if math.prod(shape) > max(math.prod(sa), math.prod(sb)):
+        raise OpError(f"{what}: shapes {sa} and {sb} would broadcast to a larger tensor {tuple(shape)} (outer product)")
     n = len(shape)
     return pad_to(a, n), pad_to(b, n), shape
 

@@ -141,6 +141,10 @@ def test_broadcasting_and_mismatch():
     for name in ["add", "sub", "mul", "lt", "gt", "eq", "hamming_dist", "kl_div", "cosine_similarity", "matmul"]:
         with pytest.raises(OpError):
             A(name, w, act)
+    # broadcasting never grows past the larger operand: no outer products
+    with pytest.raises(OpError, match="larger tensor"):
+        A("add", torch.ones(4, 1), torch.ones(1, 4))
+    assert A("add", torch.ones(4, 1), torch.ones(4, 4)).shape == (4, 4)
 
 
 def test_zero_dim_inputs():
