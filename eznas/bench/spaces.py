@@ -8,6 +8,7 @@
   from 4..32 (step 4), around the NB201 cell that NATS-Bench SSS uses.
 """
 from eznas.spaces import nb201
+from eznas.spaces.encoding import format_widths, from_index, parse_widths
 from eznas.spaces.init import eznas_init
 from eznas.spaces.nb201_ops import TinyNetwork
 from eznas.spaces.registry import register
@@ -23,21 +24,11 @@ def build_bench_nb201(arch, num_classes=10, in_channels=1, C=8, init=True):
 
 
 def sss_parse(cfg):
-    try:
-        ws = [int(w) for w in str(cfg).split(":")]
-    except ValueError:
-        raise ValueError(f"not a bench_sss width config: {cfg!r}") from None
-    if len(ws) != 5 or any(w not in SSS_CHOICES for w in ws):
-        raise ValueError(f"bench_sss config needs 5 widths from {SSS_CHOICES}: {cfg!r}")
-    return ws
+    return list(parse_widths(cfg, SSS_CHOICES, 5, "bench_sss"))
 
 
 def sss_config(idx):
-    ws = []
-    for _ in range(5):
-        idx, r = divmod(idx, len(SSS_CHOICES))
-        ws.append(SSS_CHOICES[r])
-    return ":".join(map(str, reversed(ws)))
+    return format_widths(from_index(idx, SSS_CHOICES, 5, "bench_sss"))
 
 
 def build_bench_sss(cfg, num_classes=10, in_channels=1, init=True):

@@ -2,6 +2,7 @@
 of 5 layers (cell, reduction block, cell, reduction block, cell) whose widths are chosen
 from 8, 16, ..., 64; configurations are written ``"8:16:32:48:64"`` (32,768 of them).
 Indices follow the NATS-Bench order: base 8, first layer slowest."""
+from eznas.spaces.encoding import format_widths, from_index, parse_widths, to_index
 from eznas.spaces.init import eznas_init
 from eznas.spaces.nb201 import BEST_CIFAR10, cell_edges
 from eznas.spaces.nb201_ops import TinyNetwork
@@ -11,30 +12,15 @@ N_ARCHS = len(CHOICES) ** 5
 
 
 def parse(config):
-    try:
-        widths = tuple(int(c) for c in str(config).split(":"))
-    except ValueError:
-        raise ValueError(f"not a NATS-Bench SSS channel config: {config!r}") from None
-    if len(widths) != 5 or any(w not in CHOICES for w in widths):
-        raise ValueError(f"NATS-Bench SSS config needs 5 widths from {CHOICES}: {config!r}")
-    return widths
+    return parse_widths(config, CHOICES, 5, "NATS-Bench SSS")
 
 
 def index(config):
-    idx = 0
-    for w in parse(config):
-        idx = idx * 8 + CHOICES.index(w)
-    return idx
+    return to_index(parse(config), CHOICES)
 
 
 def config(idx):
-    if not 0 <= idx < N_ARCHS:
-        raise ValueError(f"NATS-Bench SSS index must be in [0, {N_ARCHS}), got {idx}")
-    ws = []
-    for _ in range(5):
-        idx, r = divmod(idx, 8)
-        ws.append(CHOICES[r])
-    return ":".join(str(w) for w in reversed(ws))
+    return format_widths(from_index(idx, CHOICES, 5, "NATS-Bench SSS"))
 
 
 def build(cfg, num_classes=10, in_channels=3, cell=BEST_CIFAR10, init=True):

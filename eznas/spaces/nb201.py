@@ -8,6 +8,7 @@ comes with the benchmark files; ``benchmarks.load_nb201`` reads it and ``NB201Or
 both ways.  Without those files, ``product_index`` numbers cells in base 5 over the edge
 order above (ops in ``OP_NAMES`` order, last edge fastest).
 """
+from eznas.spaces.encoding import from_index, to_index
 from eznas.spaces.init import eznas_init
 from eznas.spaces.nb201_ops import OP_NAMES, TinyNetwork
 
@@ -44,20 +45,11 @@ def format_ops(ops):
 
 
 def product_index(arch):
-    idx = 0
-    for op in parse(arch):
-        idx = idx * 5 + OP_NAMES.index(op)
-    return idx
+    return to_index(parse(arch), OP_NAMES)
 
 
 def product_string(index):
-    if not 0 <= index < N_ARCHS:
-        raise ValueError(f"NAS-Bench-201 index must be in [0, {N_ARCHS}), got {index}")
-    ops = []
-    for _ in range(6):
-        index, r = divmod(index, 5)
-        ops.append(OP_NAMES[r])
-    return format_ops(reversed(ops))
+    return format_ops(from_index(index, OP_NAMES, 6, "NAS-Bench-201"))
 
 
 def all_strings():
