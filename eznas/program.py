@@ -20,52 +20,52 @@ class ProgramError(ValueError):
     """A program string is malformed."""
 
 
-def parse(text):
-    """Program string -> prefix token tuple (op names and kinds)."""
+def _tokens(text):
     toks, pos = [], 0
-    text = text.strip()
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m:
+            if text[pos:].strip() == "":
+                break
             raise ProgramError(f"unexpected character at {pos} in {text!r}")
         toks.append(m.group(1))
         pos = m.end()
-    out, i = [], 0
+    return toks
 
-    def node():
+
+def parse(text):
+    """Program string -> prefix token tuple (op names and kinds); explicit stack, any depth."""
+    toks = _tokens(text.strip())
+    out, open_ops, i = [], [], 0  # open_ops: [op name, arguments still to read]
+
+    def expect(tok):
         nonlocal i
+        if i >= len(toks) or toks[i] != tok:
+            got = toks[i] if i < len(toks) else "end of program"
+            raise ProgramError(f"expected {tok!r} but found {got!r} in {text!r}")
+        i += 1
+
+    while True:
         if i >= len(toks):
             raise ProgramError(f"program ends early: {text!r}")
         name = toks[i]
         i += 1
-        if name in _KINDS:
-            out.append(name)
-            return
-        if name not in BY_NAME:
-            raise ProgramError(f"unknown op or terminal {name!r} in {text!r}")
         out.append(name)
-        if i >= len(toks) or toks[i] != "(":
-            raise ProgramError(f"{name} needs '(' in {text!r}")
-        i += 1
-        for k in range(BY_NAME[name].arity):
-            if k:
-                if i >= len(toks) or toks[i] != ",":
-                    raise ProgramError(f"{name} takes {BY_NAME[name].arity} arguments in {text!r}")
-                i += 1
-            node()
-        if i >= len(toks) or toks[i] != ")":
-            raise ProgramError(f"{name} takes {BY_NAME[name].arity} arguments in {text!r}")
-        i += 1
-
-    # iterative wrapper against recursion limits for very deep strings
-    import sys
-
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 4 * len(toks) + 100))
-    try:
-        node()
-    finally:
-        sys.setrecursionlimit(old)
+        if name in BY_NAME:
+            expect("(")
+            open_ops.append([name, BY_NAME[name].arity])
+            continue
+        if name not in _KINDS:
+            raise ProgramError(f"unknown op or terminal {name!r} in {text!r}")
+        while open_ops:  # a node is complete: close the ops it completes
+            open_ops[-1][1] -= 1
+            if open_ops[-1][1] > 0:
+                expect(",")
+                break
+            expect(")")
+            open_ops.pop()
+        else:
+            break
     if i != len(toks):
         raise ProgramError(f"trailing tokens in {text!r}")
     return tuple(out)

@@ -33,8 +33,10 @@ def test_interpreter_hand_values_and_depth():
     env = {"T3": torch.tensor([[1.0, -2.0], [3.0, 0.0]]), "T1_D": torch.tensor([[2.0, 2.0], [1.0, 1.0]])}
     out = run(parse("l1_norm(mul(T3, T1_D))"), env)  # per layer: |[2,-4]|/2 = 3, |[3,0]|/2 = 1.5
     assert torch.allclose(out, torch.tensor([3.0, 1.5]))
-    deep = "sigmoid(" * 5000 + "T3" + ")" * 5000
+    deep = "sigmoid(" * 50000 + "T3" + ")" * 50000
     assert run(parse(deep), env).shape == (2, 2)
+    wide = "add(" * 3000 + "T3" + ", T3)" * 3000
+    assert format_prefix(parse(wide)) == wide
     assert torch.allclose(to_scalar(torch.tensor([[3.0, 4.0]]), "l2"), torch.tensor([5.0], dtype=torch.float64))
 
 

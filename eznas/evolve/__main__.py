@@ -34,7 +34,7 @@ def parse_args(argv):
     p.add_argument("--spaces", help="comma-separated store keys (default: all in the store)")
     p.add_argument("--quiet", action="store_true")
     for k, t in FLAGS.items():
-        p.add_argument("--" + k.rstrip("_").replace("_", "-") + ("" if not k.endswith("_") else ""), dest=k, type=t)
+        p.add_argument("--" + k.rstrip("_").replace("_", "-"), dest=k, type=t)
     return p.parse_args(argv)
 
 
