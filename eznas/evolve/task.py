@@ -1,9 +1,11 @@
 """The evolution task dataset: up to ``task_nets`` networks per space from the store,
 per-generation samples fixed by (seed, generation), and the validity filter."""
-import math
 import random
 
-from eznas.program import OpError, kinds_used, parse, score_network
+import numpy as np
+
+from eznas.batch import NetBatch
+from eznas.program import kinds_used, parse
 from stats_cache.store import StatsStore
 
 
@@ -24,7 +26,7 @@ class Task:
             self.nets[s] = keys
             self.accuracy[s] = {k: float(store.attrs(s, k)["accuracy"]) for k in keys}
         # the validity filter's networks, held in memory (bounded: validation_nets per space)
-        self._valid_groups = [store.read_network(s, k).groups for s in self.spaces for k in self.nets[s][:validation_nets]]
+        self._valid = NetBatch([store.read_network(s, k).groups for s in self.spaces for k in self.nets[s][:validation_nets]])
 
     def sample(self, gen, spaces_per_gen, nets_per_space):
         """{space: [keys]} for generation ``gen``; the same for every individual."""
@@ -37,11 +39,7 @@ class Task:
 
     def valid(self, program, how="mean"):
         """True when the program runs and gives finite scores on the validation networks."""
-        prefix = parse(str(program))
-        try:
-            return all(math.isfinite(score_network(prefix, g, how)) for g in self._valid_groups)
-        except OpError:
-            return False
+        return bool(np.all(np.isfinite(self._valid.scores(parse(str(program)), how))))
 
     @staticmethod
     def kinds(programs):
