@@ -1,10 +1,14 @@
-"""Export a program as a standalone Python module that needs torch alone.
+"""Export programs as one standalone Python module that needs torch alone.
 
-The module inlines the opset (its source, imports rewritten), defines ``program(layer)``
-on one layer's statistics (a dict kind -> tensor, unstacked) and ``score(layers)`` on a
-list of such dicts (to_scalar per layer, mean over layers, times ``SIGN``).  ``SIGN`` is
-fixed at export so that larger scores mean higher accuracy on the data the program was
-evolved on.
+The module inlines the opset (its source, imports rewritten) and defines one plain function
+per program, ``program_<k>(layer) -> float``: ``layer`` maps the 22 statistics kinds (e.g.
+``'T3G_N'``) of one layer to tensors; the program's result is reduced to a scalar (mean, or
+L2 norm) and multiplied by the sign fixed at export so that larger means better.  Each
+function's docstring gives the infix formula, the fitness and the spaces it was evolved on.
+``score(layers, fn)`` averages a function over a network's layers.
+
+``score_module(model, batch, fn)`` (here, not in the exported file) scores any torch model
+with such a function in one call: collect statistics -> apply -> average over layers.
 """
 import inspect
 import re
@@ -16,11 +20,24 @@ from eznas.program import parse
 from opset import BY_NAME
 from stats_cache.schema import KINDS
 
+INFIX = {"add": "+", "sub": "-", "mul": "*", "matmul": "@", "lt": "<", "gt": ">", "eq": "=="}
+
+
+def infix(prefix):
+    """Readable infix form: binary arithmetic and comparisons as operators, the rest as calls."""
+    stack = []
+    for name in reversed(prefix):
+        if name in KINDS:
+            stack.append(name)
+            continue
+        args = [stack.pop() for _ in range(BY_NAME[name].arity)]
+        stack.append(f"({args[0]} {INFIX[name]} {args[1]})" if name in INFIX else f"{name}({', '.join(args)})")
+    text = stack[0]
+    return text[1:-1] if text.startswith("(") and text.endswith(")") else text
+
 
 def _module_source(mod):
-    src = inspect.getsource(mod)
-    src = re.sub(r"^from opset\.[a-z_]+ import .*$", "", src, flags=re.M)
-    return src
+    return re.sub(r"^from opset\.[a-z_]+ import .*$", "", inspect.getsource(mod), flags=re.M)
 
 
 def _expr(prefix):
@@ -29,66 +46,84 @@ def _expr(prefix):
         if name in KINDS:
             stack.append(f'L["{name}"]')
         else:
-            op = BY_NAME[name]
-            args = [stack.pop() for _ in range(op.arity)]
+            args = [stack.pop() for _ in range(BY_NAME[name].arity)]
             stack.append(f"OPS[{name!r}]({', '.join(args)})")
     return stack[0]
 
 
-def export_source(program, sign=1.0, fitness=None, taus=None, how="mean"):
-    prefix = parse(program)
-    used = sorted({t for t in prefix if t not in KINDS})
-    table = ",\n    ".join(f"{n!r}: {BY_NAME[n].fn.__name__}" for n in used)
-    header = f'''"""EZNAS zero-cost proxy, exported by eznas.export.
-
-Program: {program}
-Sign: {sign:+.0f} (applied so that larger scores mean higher accuracy)
-Fitness (min Kendall tau over spaces while evolving): {fitness}
-Kendall tau per space on the task dataset: {taus}
-
-Usage:
-    from stats_cache.collect import collect        # or any code giving the 22 tensors
-    layers = [s.tensors for s in collect(model, batch)]
-    print(score(layers))
-Needs torch only.
-"""
-import torch
-import torch.nn.functional as F
-'''
+def export_source(rows, how="mean"):
+    """``rows``: dicts with 'program' and optionally 'sign', 'min_tau', 'taus'."""
+    prefixes = [parse(r["program"]) for r in rows]
+    used = sorted({t for p in prefixes for t in p if t not in KINDS})
     body = "\n".join(_module_source(m) for m in (opset.errors, opset.stack, opset.ops))
     body = re.sub(r'^""".*?"""\n', "", body, flags=re.S | re.M)
     body = re.sub(r"^import torch(\.nn\.functional as F)?\n", "", body, flags=re.M)
-    tail = f'''
+    body = re.sub(r"^import math\n", "", body, flags=re.M)
+    table = ",\n    ".join(f"{n!r}: {BY_NAME[n].fn.__name__}" for n in used)
+    funcs = []
+    for k, (r, prefix) in enumerate(zip(rows, prefixes)):
+        sign = float(r.get("sign", 1.0))
+        taus = r.get("taus") or {}
+        funcs.append(f'''
+
+def program_{k}(layer):
+    """{infix(prefix)}
+
+    Program: {r["program"]}
+    Sign: {sign:+.0f}; to_scalar: {how}
+    Fitness (minimum Kendall tau over spaces): {r.get("min_tau")}
+    Evolved on: {", ".join(f"{s} (tau {t:.3f})" for s, t in taus.items()) or "-"}
+    """
+    L = {{k: v.unsqueeze(0) for k, v in layer.items()}}
+    return {sign!r} * _to_scalar({_expr(prefix)})''')
+    names = ", ".join(f"program_{k}" for k in range(len(rows)))
+    return f'''"""Zero-cost proxies discovered by EZNAS (exported by eznas.export); needs torch only.
+
+Each ``program_<k>(layer)`` takes one layer's statistics, a dict of the 22 tensors
+(T1_D, T2_D, T3, T4_D, T1G_D, ..., T3G_P, T4G_P; see stats_cache/schema.py), and returns a
+float; larger means better.  ``score(layers, program_0)`` averages over a network's layers.
+With the eznas package: ``eznas.export.score_module(model, batch, program_0)``.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+{body}
 
 OPS = {{
     {table},
 }}
-PROGRAM = {program!r}
-SIGN = {float(sign)!r}
 TO_SCALAR = {how!r}
 
 
-def _stacked_program(L):
-    return {_expr(prefix)}
+def _to_scalar(value):
+    flat = value.reshape(-1).to(torch.float64)
+    return float(flat.mean() if TO_SCALAR == "mean" else torch.linalg.vector_norm(flat))
+{"".join(funcs)}
 
 
-def program(layer):
-    """The program on one layer: ``layer`` maps kind (e.g. 'T3G_N') to its tensor."""
-    return _stacked_program({{k: v.unsqueeze(0) for k, v in layer.items()}}).squeeze(0)
+PROGRAMS = [{names}]
 
 
-def score(layers):
+def score(layers, program=program_0):
     """Score of a network from the list of its layers' statistics (larger = better)."""
-    vals = []
-    for layer in layers:
-        v = program(layer).reshape(-1).to(torch.float64)
-        vals.append(v.mean() if TO_SCALAR == "mean" else torch.linalg.vector_norm(v))
-    return SIGN * float(torch.stack(vals).mean())
+    return sum(program(layer) for layer in layers) / len(layers)
 '''
-    return header + body + tail
 
 
-def export_file(path, program, **kw):
+def export_file(path, rows, how="mean"):
     with open(path, "w") as f:
-        f.write(export_source(program, **kw))
+        f.write(export_source(rows, how))
     return path
+
+
+def score_module(model, batch, fn, seed=0, pattern="rcb"):
+    """Score a torch model with an exported function: statistics of ``batch`` (collect),
+    ``fn`` on every layer, mean over layers."""
+    from stats_cache.collect import collect
+
+    layers = collect(model, batch, seed=seed, pattern=pattern)
+    if not layers:
+        raise ValueError(f"no {pattern.upper()} layers found in the model")
+    return sum(fn(s.tensors) for s in layers) / len(layers)

@@ -4,7 +4,8 @@
         --ground-truth ../shared/benchmarks/nb201/nb201_test_accuracy.csv --n 200 --out runs/score.csv
 
 ``--proxy`` is a baseline name, a program string (e.g. ``"l1_norm(T1G_D)"``) or an exported
-program file (``runs/.../programs/program_0.py``).  Networks are streamed (build ->
+programs file with an optional function name (``runs/<run>/programs.py:program_1``; default
+program_0).  Networks are streamed (build ->
 statistics -> score, nothing stored); rows are appended to the CSV as they come, so a run
 that stops resumes where it was.  Writes the CSV, a markdown report and a scatter plot.
 """
@@ -34,21 +35,20 @@ def make_scorer(proxy):
     """A function (model, x, y) -> float for a baseline name, program string or file."""
     if proxy in BASELINES:
         return BASELINES[proxy]
-    if proxy.endswith(".py"):
-        if not os.path.exists(proxy):
-            raise ValueError(f"--proxy file not found: {proxy}")
-        spec = importlib.util.spec_from_file_location("eznas_exported_program", proxy)
+    path, _, fname = proxy.partition(".py:")
+    if proxy.endswith(".py") or fname:
+        path = path if path.endswith(".py") else path + ".py"
+        if not os.path.exists(path):
+            raise ValueError(f"--proxy file not found: {path}")
+        spec = importlib.util.spec_from_file_location("eznas_exported_programs", path)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        if not hasattr(mod, "score"):
-            raise ValueError(f"--proxy {proxy}: no score(layers) function (not an exported program)")
+        fn = getattr(mod, fname or "program_0", None)
+        if fn is None:
+            raise ValueError(f"--proxy {proxy}: no function {fname or 'program_0'} (not an exported programs file)")
+        from eznas.export import score_module
 
-        def from_file(model, x, y=None):
-            from stats_cache.collect import collect
-
-            return mod.score([s.tensors for s in collect(model, x[:1], seed=0)])
-
-        return from_file
+        return lambda model, x, y=None: score_module(model, x[:1], fn)
     from eznas.program import ProgramError, parse
 
     try:

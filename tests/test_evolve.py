@@ -86,3 +86,23 @@ def test_config_errors_name_the_problem(tmp_path):
     p.write_text("generations = [")
     with pytest.raises(ValueError, match="c.toml"):
         Config.from_sources(str(p))
+
+
+def test_two_plus_resume_two_equals_four_and_cli_smoke(tmp_path, synthetic_store, capsys):
+    from eznas.evolve.__main__ import main
+
+    common = ["--store", synthetic_store, "--population", "8", "--mu", "4", "--lambda", "8", "--nets-per-space", "6",
+              "--task-nets", "12", "--max-depth", "5", "--seed", "5", "--quiet", "--runs-root", str(tmp_path)]
+    main(common + ["--generations", "4", "--name", "four"])
+    main(common + ["--generations", "2", "--name", "two"])
+    out = capsys.readouterr().out
+    assert "programs.py" in out and "best programs" in out
+    main(["--resume", str(tmp_path / "two"), "--generations", "4", "--quiet"])
+    four = json.load(open(tmp_path / "four" / "checkpoint.json"))
+    two = json.load(open(tmp_path / "two" / "checkpoint.json"))
+    assert two["gen"] == four["gen"] == 4
+    assert two["population"] == four["population"]
+    assert two["hof"] == four["hof"]
+    assert os.path.exists(tmp_path / "four" / "programs.py") and os.path.exists(tmp_path / "four" / "fitness.png")
+    with pytest.raises(SystemExit, match="only"):
+        main(["--resume", str(tmp_path / "two"), "--population", "9"])

@@ -46,3 +46,38 @@ def test_network_score_is_mean_over_layers_of_per_layer_means():
     assert score_network(parse("abs(T3)"), [g1, g2]) == pytest.approx((2 + 6 + 10) / 3)
     with pytest.raises(OpError):
         score_network(parse("det(T3)"), [g2])
+
+
+def test_eznas_a_round_trips_through_string_interpreter_and_export(tmp_path):
+    import importlib.util
+
+    from eznas.bench.spaces import build_bench_nb201
+    from eznas.export import export_file, infix, score_module
+    from stats_cache.collect import collect, group_layers
+
+    torch.manual_seed(0)
+    net = build_bench_nb201("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|")
+    x = torch.randn(1, 1, 8, 8)
+    stats = collect(net, x, seed=0)
+    assert canonical(str(from_string(EZNAS_A))) == EZNAS_A
+    interpreted = score_network(parse(EZNAS_A), group_layers(stats))
+    # by hand: per layer mean of sigmoid(logdet(sign(T3G_N))) over the (k x k) filters, then Frobenius norm
+    manual = []
+    for s in stats:
+        ld = torch.nan_to_num(torch.logdet(torch.sign(s.tensors["T3G_N"])), nan=0.0)
+        manual.append(torch.linalg.vector_norm(torch.sigmoid(ld)).item())
+    assert interpreted == pytest.approx(sum(manual) / len(manual), rel=1e-6)
+    path = export_file(str(tmp_path / "programs.py"), [{"program": EZNAS_A, "sign": 1.0, "min_tau": 0.5, "taus": {"a": 0.5}},
+                                                      {"program": "l1_norm(T1G_D)", "sign": -1.0}])
+    spec = importlib.util.spec_from_file_location("exported", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert "frobenius_norm(sigmoid(logdet(sign(T3G_N))))" in mod.program_0.__doc__
+    assert mod.score([s.tensors for s in stats], mod.program_0) == pytest.approx(interpreted, rel=1e-9)
+    assert score_module(net, x, mod.program_0) == pytest.approx(interpreted, rel=1e-9)
+    l1 = score_network(parse("l1_norm(T1G_D)"), group_layers(stats))
+    assert mod.score([s.tensors for s in stats], mod.program_1) == pytest.approx(-l1, rel=1e-9)
+    assert infix(parse("add(mul(T3, T1_D), sigmoid(T3))")) == "(T3 * T1_D) + sigmoid(T3)"
+    src = open(path).read()
+    for dep in ("import eznas", "from eznas", "import opset", "from opset", "import stats_cache", "from stats_cache"):
+        assert dep not in src

@@ -24,6 +24,10 @@ FLAGS = {"generations": int, "population": int, "tournament": int, "mu": int, "l
          "to_scalar": str, "hof_size": int, "batch_mb": int, "cache_mb": int}
 
 
+# what a resumed run may change: more generations, and how (not what) it computes
+RESUME_OVERRIDES = ("generations", "jobs", "backend", "scheduler", "cache_mb", "batch_mb")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m eznas.evolve", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,9 +48,16 @@ def main(argv=None):
         if a.resume:
             run = RunDir(a.resume)
             try:
-                cfg = Config.from_sources(overrides=run.read_config())
+                stored = run.read_config()
             except FileNotFoundError:
                 sys.exit(f"error: --resume {a.resume}: no config.json there (not a run directory)")
+            changed = {k: getattr(a, k) for k in RESUME_OVERRIDES if getattr(a, k) is not None}
+            ignored = [k for k in FLAGS if k not in RESUME_OVERRIDES and getattr(a, k) is not None]
+            if ignored:
+                sys.exit(f"error: --resume keeps the run's config; only {sorted(RESUME_OVERRIDES)} may change (got {ignored})")
+            cfg = Config.from_sources(overrides={**stored, **changed})
+            if changed:
+                run.write_config(cfg.to_dict())
         else:
             over = {k: getattr(a, k) for k in FLAGS}
             if a.spaces:
@@ -79,7 +90,7 @@ def main(argv=None):
     print(f"\nbest programs (Kendall tau on all {sum(len(v) for v in task.nets.values())} task networks):")
     for r in rows[:5]:
         print(f"  min tau {r['min_tau']:+.3f}  {json.dumps({k: round(v, 3) for k, v in r['taus'].items()})}  {r['program']}")
-    print(f"\nexported programs: {run.file('programs')}/program_*.py")
+    print(f"\nexported programs (program_0 = best): {run.file('programs.py')}")
     print(f"log, checkpoint, hall of fame, fitness plot: {run.path}")
 
 

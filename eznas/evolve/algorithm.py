@@ -80,7 +80,9 @@ class Evolution:
             ind = from_string(text)
             ind.fitness.values = (f,)
             hof.append(ind)
-        self.hof.update(hof)
+        # restore DEAP's internal order exactly (items best first, keys ascending), ties included
+        self.hof.items = hof
+        self.hof.keys = [i.fitness for i in reversed(hof)]
         self.log = ck["log"]
 
     def _record(self, t0, n_off, n_valid_off, n_eval):

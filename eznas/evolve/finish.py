@@ -1,6 +1,4 @@
 """After the loop: full-task evaluation of the hall of fame, export, plot, summary."""
-import os
-
 import numpy as np
 
 from eznas.export import export_file
@@ -20,13 +18,11 @@ def finish(cfg, task, run, pop, hof, n_export=5):
             continue
         rows.append({"program": text, "min_tau": f, "taus": t, "mean_tau": float(np.mean(list(t.values())))})
     rows.sort(key=lambda r: -r["min_tau"])
-    os.makedirs(run.file("programs"), exist_ok=True)
-    for k, r in enumerate(rows[:n_export]):
-        sign = 1.0 if r["mean_tau"] >= 0 else -1.0
-        r["sign"] = sign
-        r["file"] = export_file(run.file(os.path.join("programs", f"program_{k}.py")), r["program"], sign=sign,
-                                fitness=round(r["min_tau"], 4), taus={s: round(v, 4) for s, v in r["taus"].items()},
-                                how=cfg.to_scalar)
+    for k, r in enumerate(rows):
+        r["sign"] = 1.0 if r["mean_tau"] >= 0 else -1.0
+        r["function"] = f"program_{k}" if k < n_export else None
+    if rows:
+        export_file(run.file("programs.py"), rows[:n_export], cfg.to_scalar)
     run.write_json("hall_of_fame.json", {"task_networks": {s: len(v) for s, v in task.nets.items()}, "programs": rows})
     plot(run)
     return rows
