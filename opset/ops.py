@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from opset.errors import OpError
-from opset.stack import align, check_stack, fdtype, flat, rows, slice_shape
+from opset.stack import align, check_stack, fdtype, finite_matrices, flat, nan_where_not, rows, slice_shape
 
 
 def _cmp(res, a, b):
@@ -173,31 +173,35 @@ def _square_mats(a, what):
 
 
 def det(a):
-    """Determinant of the last two (square) dims -> shape (L, *batch)."""
-    return torch.linalg.det(_square_mats(a, "det"))
+    """Determinant of the last two (square) dims -> shape (L, *batch); NaN for
+    non-finite matrices."""
+    m, ok = finite_matrices(_square_mats(a, "det"))
+    return nan_where_not(ok, torch.linalg.det(m))
 
 
 def logdet(a):
-    """log(det) of the last two (square) dims; NaN (negative det) -> 0."""
-    return torch.nan_to_num(torch.logdet(_square_mats(a, "logdet")), nan=0.0)
+    """log(det) of the last two (square) dims; NaN (negative det) -> 0; NaN for
+    non-finite matrices."""
+    m, ok = finite_matrices(_square_mats(a, "logdet"))
+    return nan_where_not(ok, torch.nan_to_num(torch.logdet(m), nan=0.0))
 
 
 def sym_eig_ratio(a):
     """A reshaped (n, -1); M = A @ A.T symmetrised; largest / smallest eigenvalue."""
     r = rows(check_stack(a), "sym_eig_ratio").to(fdtype(a))
     m = r @ r.transpose(-1, -2)
-    m = (m + m.transpose(-1, -2)) / 2
+    m, ok = finite_matrices((m + m.transpose(-1, -2)) / 2)
     ev = torch.linalg.eigvalsh(m)
-    return ev[..., -1] / ev[..., 0]
+    return nan_where_not(ok, ev[..., -1] / ev[..., 0])
 
 
 def eig_ratio(a):
     """A reshaped (n, -1); M = einsum('nc,mc->nm'); general eigen-solver;
     largest / smallest real part (modern replacement of torch.eig)."""
     r = rows(check_stack(a), "eig_ratio").to(fdtype(a))
-    m = torch.einsum("lnc,lmc->lnm", r, r)
+    m, ok = finite_matrices(torch.einsum("lnc,lmc->lnm", r, r))
     ev = torch.linalg.eigvals(m).real
-    return ev.max(-1).values / ev.min(-1).values
+    return nan_where_not(ok, ev.max(-1).values / ev.min(-1).values)
 
 
 # --- binary reductions -----------------------------------------------------------

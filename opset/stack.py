@@ -56,3 +56,21 @@ def rows(x, what):
     if len(s) == 0:
         raise OpError(f"{what}: needs at least a 1-D tensor per layer, got a scalar")
     return x.reshape(x.shape[0], s[0], -1)
+
+
+def finite_matrices(m):
+    """(m with every non-finite matrix replaced by the identity, mask of finite ones).
+
+    LAPACK routines behind torch.linalg can crash the process (not raise) on NaN input, so
+    non-finite matrices never reach them; callers set those results to NaN."""
+    ok = torch.isfinite(m).flatten(-2).all(-1)
+    if bool(ok.all()):
+        return m, ok
+    eye = torch.eye(m.shape[-1], dtype=m.dtype, device=m.device).expand_as(m)
+    return torch.where(ok[..., None, None], m, eye), ok
+
+
+def nan_where_not(ok, value):
+    """``value`` with NaN wherever ``ok`` (broadcast over trailing dims) is False."""
+    ok = ok.reshape(ok.shape + (1,) * (value.dim() - ok.dim()))
+    return torch.where(ok, value, torch.full_like(value, float("nan")))
