@@ -104,9 +104,14 @@ def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_
     return stats
 
 
-def group_layers(stats):
-    """Group layer indices by identical shapes: list of (layer indices, stacked tensors)."""
+def group_indices(stats):
+    """Layer indices grouped by identical shapes, in order of first appearance."""
     groups = {}
     for i, s in enumerate(stats):
         groups.setdefault(s.shapes(), []).append(i)
-    return [(idx, {k: torch.stack([stats[i].tensors[k] for i in idx]) for k in FAMILY_OF}) for idx in groups.values()]
+    return list(groups.values())
+
+
+def group_layers(stats):
+    """Group layers by identical shapes: list of (layer indices, stacked tensors)."""
+    return [(idx, {k: torch.stack([stats[i].tensors[k] for i in idx]) for k in FAMILY_OF}) for idx in group_indices(stats)]

@@ -122,22 +122,30 @@ class StatsStore:
     # ---- writing ----------------------------------------------------------------
     def write_network(self, space, key, stats, attrs):
         """Write one network's ``collect.LayerStats`` list, then mark it complete."""
-        from stats_cache.collect import group_layers
+        from stats_cache.collect import group_indices
 
         sg = self.open_space(space)
         if key in sg:
             del sg[key]
         g = sg.create_group(key)
-        groups = group_layers(stats)
+        groups = group_indices(stats)
         nbytes = 0
-        for j, (idx, tensors) in enumerate(groups):
+        for j, idx in enumerate(groups):
             for fam, kinds in FAMILIES.items():
-                arr = np.stack([tensors[k].numpy() for k in kinds]).astype(self.dtype)
-                z = g.create_array(f"g{j}_{fam}", shape=arr.shape, chunks=(1,) + arr.shape[1:], dtype=self.dtype,
-                                   compressors=[ZstdCodec(level=self.level)])
+                # one pass: each layer's tensor is converted straight into the stored dtype
+                # (by torch: numpy's float16 cast is many times slower)
+                shape = tuple(stats[idx[0]].tensors[kinds[0]].shape)
+                buf = torch.empty((len(kinds), len(idx)) + shape, dtype=getattr(torch, self.dtype))
+                for a, k in enumerate(kinds):
+                    for b, i in enumerate(idx):
+                        buf[a, b] = stats[i].tensors[k]
+                arr = buf.numpy()
+                # one shard (file) per array, inner chunks of one kind each: few files, lazy per-kind reads
+                z = g.create_array(f"g{j}_{fam}", shape=arr.shape, chunks=(1,) + arr.shape[1:], shards=arr.shape,
+                                   dtype=self.dtype, compressors=[ZstdCodec(level=self.level)])
                 z[...] = arr
                 nbytes += arr.nbytes
-        g.attrs.update({**attrs, "layer_names": [s.name for s in stats], "groups": [idx for idx, _ in groups],
+        g.attrs.update({**attrs, "layer_names": [s.name for s in stats], "groups": groups,
                         "n_layers": len(stats), "complete": False})
         g.attrs["complete"] = True
         return nbytes
