@@ -4,11 +4,11 @@
         the paper's default configuration (15 generations x 50, s = 4, 20 networks per space
         per generation, 80 per space in the task dataset) on a store of four spaces:
         NB201 CIFAR-10 and CIFAR-100 (needs ../shared/benchmarks) and the two built-in
-        spaces; prints collection time, search wall time and peak RSS of the process tree.
+        spaces (bench_nb201, bench_nb201_noisy); prints collection time, search wall time and peak RSS of the process tree.
         Targets: <= 30 minutes and <= 4 GB on 2 cores.
     python experiments/bench_evolve.py memory [--generations 3]
-        the same short search on stores of 80 and of 400 networks per built-in space
-        (task dataset = the whole store), peak RSS of each; target: within 20 %.
+        the same short search on stores of 80 and of 400 bench_nb201 networks (task dataset =
+        the whole store), peak RSS of each; target: within 20 %.
 """
 import argparse
 import os
@@ -42,7 +42,7 @@ def evolve_cmd(store, spaces, extra):
 
 
 def end_to_end(a):
-    specs = [("bench_nb201", None, None), ("bench_sss", None, None)]
+    specs = [("bench_nb201", None, None), ("bench_nb201_noisy", None, None)]
     if os.path.exists(NB201_CSV):
         specs = [("nb201", "cifar10", NB201_CSV), ("nb201", "cifar100", NB201_CSV)] + specs
     store = "runs/bench/e2e.zarr"
@@ -58,9 +58,9 @@ def memory(a):
     rows = []
     for n in (80, 400):
         url = f"runs/bench/mem{n}.zarr"
-        spaces = fill(url, [("bench_nb201", None, None), ("bench_sss", None, None)], n, dtype="float32")
+        spaces = fill(url, [("bench_nb201", None, None)], n, dtype="float32")
         extra = ["--generations", str(a.generations), "--task-nets", str(n), "--cache-mb", str(a.cache_mb),
-                 "--batch-mb", str(a.batch_mb), "--spaces-per-gen", "2"]
+                 "--batch-mb", str(a.batch_mb), "--spaces-per-gen", "1"]
         rc, secs, rss = run_measured(evolve_cmd(url, spaces, extra))
         rows.append((n, rc, secs, rss))
     print(f"machine: {machine()}")

@@ -56,6 +56,7 @@ def read_groups(url, space, key, kinds, cache_mb=CACHE_MB):
 
 
 BUDGET_MB = 512
+CHUNK_NETS = 10  # networks per unit of work handed to a worker
 
 
 def score_chunk(store_url, programs, items, how="mean", threads=None, budget_mb=BUDGET_MB, cache_mb=CACHE_MB):
@@ -65,10 +66,17 @@ def score_chunk(store_url, programs, items, how="mean", threads=None, budget_mb=
     ``NetBatch`` until ``budget_mb`` of statistics is held; every program is then run on
     the batch, and the batch is dropped.  Peak memory is about twice the budget, whatever
     the number of networks."""
-    if threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(threads)
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads or 1)  # one thread everywhere: bitwise the same sums whatever the worker count
+    try:
+        return _score_chunk(store_url, programs, items, how, budget_mb, cache_mb)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _score_chunk(store_url, programs, items, how, budget_mb, cache_mb):
     prefixes = [parse(p) for p in programs]
     kinds = sorted({k for p in prefixes for k in kinds_used(p)})
     out = np.full((len(programs), len(items)), np.nan)
@@ -115,12 +123,12 @@ def score_items(store_url, programs, items, jobs=1, how="mean", budget_mb=BUDGET
     (each with its own cache of ``cache_mb`` and batches of ``budget_mb``)."""
     if not programs or not items:
         return np.zeros((len(programs), len(items)))
+    # chunks (and so the batches of networks evaluated together) do not depend on ``jobs``
+    bounds = list(range(0, len(items), CHUNK_NETS)) + [len(items)]
+    chunks = [items[a:b] for a, b in zip(bounds, bounds[1:])]
     if jobs == 1:
-        return score_chunk(store_url, programs, items, how, None, budget_mb, cache_mb)
-    n_chunks = min(len(items), jobs * 4)
-    chunks = [items[k::n_chunks] for k in range(n_chunks)]
-    parts = Parallel(n_jobs=jobs)(delayed(score_chunk)(store_url, programs, c, how, 1, budget_mb, cache_mb) for c in chunks)
-    out = np.empty((len(programs), len(items)))
-    for k, part in enumerate(parts):
-        out[:, k::n_chunks] = part
-    return out
+        parts = [score_chunk(store_url, programs, c, how, 1, budget_mb, cache_mb) for c in chunks]
+    else:
+        parts = Parallel(n_jobs=jobs)(delayed(score_chunk)(store_url, programs, c, how, 1, budget_mb, cache_mb)
+                                      for c in chunks)
+    return np.concatenate(parts, axis=1)
