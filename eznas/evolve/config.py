@@ -26,8 +26,8 @@ class Config:
     store: str = ""  # statistics store URL; empty: the built-in default store in the run dir
     spaces: list = field(default_factory=list)  # store keys; empty: every space in the store
     hof_size: int = 10
-    batch_mb: int = 512  # statistics gathered per evaluation batch (per worker)
-    cache_mb: int = 1024  # decoded networks kept between generations (per worker)
+    batch_mb: int = 256  # statistics gathered per evaluation batch (per worker)
+    cache_mb: int = 512  # decoded networks kept between generations (per worker)
     run_dir: str = ""
 
     @classmethod
