@@ -106,8 +106,11 @@ def jacob_cov(model, x, y=None):
     model.train()
     xi = x.clone().requires_grad_(True)
     model.zero_grad(set_to_none=True)
-    model(xi).sum().backward()
-    j = xi.grad.reshape(len(x), -1)
+    out = model(xi).sum()
+    if out.requires_grad:
+        out.backward()
+    # an output that does not depend on the input (a cell cut off from it) has a zero Jacobian
+    j = (xi.grad if xi.grad is not None else torch.zeros_like(xi)).reshape(len(x), -1)
     corr = torch.nan_to_num(torch.corrcoef(j.double()), nan=0.0)
     v = torch.linalg.eigvalsh(corr)
     k = 1e-5

@@ -38,3 +38,13 @@ def test_synflow_hand_value_on_a_linear_chain():
         net[2].weight.copy_(torch.tensor([[-1.0, 2.0]]))
     # |W|: R = [1,2] @ [[1,2],[3,4]] @ [1,1] = 1*(1+2) + 2*(3+4) = 17; synflow = sum_w |w dR/dw| = 2R = 34
     assert BASELINES["synflow"](net, torch.ones(1, 1, 2)) == 34.0
+
+
+def test_jacob_cov_of_a_network_cut_off_from_its_input():
+    from eznas.bench.spaces import build_bench_nb201 as b
+
+    torch.manual_seed(0)
+    net = b("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")  # the cell outputs zeros
+    v = BASELINES["jacob_cov"](net, torch.randn(4, 1, 8, 8))
+    k = 1e-5
+    assert v == -4 * (torch.log(torch.tensor(k, dtype=torch.float64)) + 1 / k).item()  # all eigenvalues 0
