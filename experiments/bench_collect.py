@@ -77,12 +77,12 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"machine: {machine()}; device {dev}; {a.n} NB201 networks, {layers:.1f} RCB layers each, batch 1")
-    print(f"| stage | networks/s | vs passes only |\n|---|---|---|")
+    print("| stage | networks/s | vs passes only |\n|---|---|---|")
     print(f"| 3 forward+backward passes only | {a.n / t_pass.s:.2f} | 1.00 |")
     print(f"| collect() (22 tensors per layer) | {a.n / t_collect.s:.2f} | {t_pass.s / t_collect.s:.2f} |")
     for dtype, rate, _ in rows:
         print(f"| collect_space: build + collect + write {dtype} zstd | {rate:.2f} | {rate * t_pass.s / a.n:.2f} |")
-    print(f"\n| storage | MB per network | vs torch.save |\n|---|---|---|")
+    print("\n| storage | MB per network | vs torch.save |\n|---|---|---|")
     print(f"| torch.save (float32, baseline) | {torch_bytes / 1e6:.1f} | 1.00 |")
     for dtype, _, b in rows:
         print(f"| zarr {dtype} + zstd | {b / 1e6:.1f} | {b / torch_bytes:.3f} |")

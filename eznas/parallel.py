@@ -35,23 +35,21 @@ def _nbytes(groups):
 
 def read_groups(url, space, key, kinds, cache_mb=CACHE_MB):
     """A network's groups restricted to ``kinds``, through a per-process LRU cache of at
-    most ``cache_mb`` (networks larger than a quarter of it are read per call and not kept)."""
+    most ``cache_mb``.  A network larger than a quarter of the cache is read (only
+    ``kinds``) and not kept; the size is known from metadata before reading."""
     ck = (url, space, key)
     if ck in _CACHE:
         _CACHE.move_to_end(ck)
-        groups = _CACHE[ck]
-    else:
-        store = open_store(url)
-        groups = store.read_network(space, key).groups
-        size = _nbytes(groups)
-        if size * 4 > cache_mb * 2**20:
-            return store.read_network(space, key, kinds).groups if len(kinds) < 11 else [
-                (idx, {k: env[k] for k in kinds}) for idx, env in groups]
-        _CACHE[ck] = groups
-        _CACHE_BYTES[0] += size
-        while _CACHE_BYTES[0] > cache_mb * 2**20:
-            _, old = _CACHE.popitem(last=False)
-            _CACHE_BYTES[0] -= _nbytes(old)
+        return [(idx, {k: env[k] for k in kinds}) for idx, env in _CACHE[ck]]
+    store = open_store(url)
+    if store.decoded_nbytes(space, key) * 4 > cache_mb * 2**20:
+        return store.read_network(space, key, kinds).groups
+    groups = store.read_network(space, key).groups
+    _CACHE[ck] = groups
+    _CACHE_BYTES[0] += _nbytes(groups)
+    while _CACHE_BYTES[0] > cache_mb * 2**20:
+        _, old = _CACHE.popitem(last=False)
+        _CACHE_BYTES[0] -= _nbytes(old)
     return [(idx, {k: env[k] for k in kinds}) for idx, env in groups]
 
 

@@ -8,7 +8,6 @@ afterwards, whatever happens.  P tensors are returned as P minus D.
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from stats_cache.layers import find_layers

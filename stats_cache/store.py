@@ -180,10 +180,14 @@ class StatsStore:
             groups.append((idx, out))
         return NetworkStats(key, attrs, groups)
 
+    def decoded_nbytes(self, space, key):
+        """Bytes of a network's 22 kinds once read as float32, from array metadata only."""
+        g = self.root[f"{space}/{key}"]
+        return sum(4 * int(np.prod(g[name].shape)) for name in g.array_keys())
+
     def bytes_on_disk(self):
         """Bytes of stored chunks and metadata (local stores and fsspec stores)."""
         store = self.root.store
-        import asyncio
 
         async def total():
             n = 0
