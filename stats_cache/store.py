@@ -57,7 +57,7 @@ def net_key(index):
 
 
 class StatsStore:
-    def __init__(self, url, mode="r", config=None, dtype="float16", level=3):
+    def __init__(self, url, mode="r", config=None, dtype="float32", level=3):
         """``mode`` 'r' (read) or 'a' (create or append).  ``config``: the collection
         config this writer uses; each space records the config it was collected with, and
         writing to a space collected with another config raises ``StoreError``."""
