@@ -33,9 +33,6 @@ class NetBatch:
             env = {k: torch.cat([e[k] for _, e in parts]) if len(parts) > 1 else parts[0][1][k] for k in parts[0][1]}
             self.stacks.append((owners, env))
 
-    def nbytes(self):
-        return sum(v.numel() * v.element_size() for _, env in self.stacks for v in env.values())
-
     def scores(self, prefix, how="mean"):
         """Per-network scores (float64 numpy); NaN where an op failed or a value is not finite."""
         sums = torch.zeros(self.n, dtype=torch.float64)

@@ -16,7 +16,7 @@ import re
 import opset.errors
 import opset.ops
 import opset.stack
-from eznas.program import parse
+from eznas.program import fold, parse
 from opset import BY_NAME
 from stats_cache.schema import KINDS
 
@@ -25,15 +25,9 @@ INFIX = {"add": "+", "sub": "-", "mul": "*", "matmul": "@", "lt": "<", "gt": ">"
 
 def infix(prefix):
     """Readable infix form: binary arithmetic and comparisons as operators, the rest as calls."""
-    stack = []
-    for name in reversed(prefix):
-        if name in KINDS:
-            stack.append(name)
-            continue
-        args = [stack.pop() for _ in range(BY_NAME[name].arity)]
-        stack.append(f"({args[0]} {INFIX[name]} {args[1]})" if name in INFIX else f"{name}({', '.join(args)})")
-    text = stack[0]
-    return text[1:-1] if text.startswith("(") and text.endswith(")") else text
+    text = fold(prefix, str, lambda name, a: f"({a[0]} {INFIX[name]} {a[1]})" if name in INFIX
+                else f"{name}({', '.join(a)})")
+    return text[1:-1] if prefix[0] in INFIX else text  # no parentheses around the whole formula
 
 
 def _module_source(mod):
@@ -41,14 +35,7 @@ def _module_source(mod):
 
 
 def _expr(prefix):
-    stack = []
-    for name in reversed(prefix):
-        if name in KINDS:
-            stack.append(f'L["{name}"]')
-        else:
-            args = [stack.pop() for _ in range(BY_NAME[name].arity)]
-            stack.append(f"OPS[{name!r}]({', '.join(args)})")
-    return stack[0]
+    return fold(prefix, lambda kind: f'L["{kind}"]', lambda name, args: f"OPS[{name!r}]({', '.join(args)})")
 
 
 def export_source(rows, how="mean"):

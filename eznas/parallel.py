@@ -91,7 +91,7 @@ def _score_chunk(store_url, programs, items, how, budget_mb, cache_mb):
         groups = read_groups(store_url, space, key, kinds, cache_mb)
         pending.append(groups)
         cols.append(j)
-        held += sum(v.numel() * v.element_size() for _, env in groups for v in env.values())
+        held += _nbytes(groups)
         if held >= budget_mb * 2**20:
             flush()
             held = 0

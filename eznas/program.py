@@ -71,19 +71,24 @@ def parse(text):
     return tuple(out)
 
 
-def format_prefix(prefix):
-    """Prefix tokens -> canonical string (explicit stack)."""
+def fold(prefix, leaf, node):
+    """Walk prefix tokens bottom-up with an explicit stack: ``leaf(kind)`` for terminals,
+    ``node(op name, [argument values])`` for ops; returns the root's value."""
     stack = []
     for name in reversed(prefix):
         if name in _KINDS:
-            stack.append(name)
+            stack.append(leaf(name))
         else:
-            n = BY_NAME[name].arity
-            args = [stack.pop() for _ in range(n)]
-            stack.append(f"{name}({', '.join(args)})")
+            args = [stack.pop() for _ in range(BY_NAME[name].arity)]
+            stack.append(node(name, args))
     if len(stack) != 1:
         raise ProgramError("malformed prefix")
     return stack[0]
+
+
+def format_prefix(prefix):
+    """Prefix tokens -> canonical string."""
+    return fold(prefix, str, lambda name, args: f"{name}({', '.join(args)})")
 
 
 def canonical(text):
@@ -96,16 +101,8 @@ def kinds_used(prefix):
 
 def run(prefix, env):
     """Evaluate prefix tokens on ``env`` (kind -> stacked tensor (L, ...)); returns the
-    result stack.  Raises OpError when an op cannot apply."""
-    stack = []
-    for name in reversed(prefix):
-        if name in _KINDS:
-            stack.append(env[name])
-        else:
-            op = BY_NAME[name]
-            args = [stack.pop() for _ in range(op.arity)]
-            stack.append(op(*args))
-    return stack[0]
+    result.  Raises OpError when an op cannot apply."""
+    return fold(prefix, env.__getitem__, lambda name, args: BY_NAME[name](*args))
 
 
 def to_scalar(value, how="mean"):
@@ -134,5 +131,5 @@ def score_network(prefix, groups, how="mean"):
     return total / n
 
 
-__all__ = ["parse", "format_prefix", "canonical", "kinds_used", "run", "to_scalar", "score_network",
+__all__ = ["parse", "fold", "format_prefix", "canonical", "kinds_used", "run", "to_scalar", "score_network",
            "ProgramError", "OpError"]
