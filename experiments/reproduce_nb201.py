@@ -23,6 +23,7 @@ from tqdm import tqdm
 from eznas.baselines import BASELINES
 from eznas.collect import sample_indices
 from eznas.metrics import kendall, spearman
+from eznas.rowlog import appending, done_archs
 from eznas.score import labels_for
 from eznas.spaces.benchmarks import NUM_CLASSES, load_nb201_csv
 from eznas.spaces.sources import input_shape
@@ -48,17 +49,9 @@ def data_for(dataset, batch):
 def run(dataset, n, batch, seed=0):
     gt = load_nb201_csv(NB201_CSV, dataset)
     path = os.path.join(OUT, f"nb201_{dataset}.csv")
-    os.makedirs(OUT, exist_ok=True)
-    done = set()
-    if os.path.exists(path):
-        done = {r["arch"] for r in csv.DictReader(open(path))}
+    done = done_archs(path)
     src, x, y = data_for(dataset, batch)
-    cols = ["arch", "accuracy"] + PROXIES + ["seconds"]
-    new = not os.path.exists(path)
-    with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, cols)
-        if new:
-            w.writeheader()
+    with appending(path, ["arch", "accuracy"] + PROXIES + ["seconds"]) as write:
         todo = [i for i in sample_indices(len(gt), n, seed) if gt.archs[i] not in done]
         for i in tqdm(todo, desc=f"nb201 {dataset}", unit="net"):
             t0 = time.perf_counter()
@@ -72,8 +65,7 @@ def run(dataset, n, batch, seed=0):
                     print(f"{name} failed on {gt.archs[i]}: {e}", file=sys.stderr)
                     row[name] = "nan"
             row["seconds"] = f"{time.perf_counter() - t0:.2f}"
-            w.writerow(row)
-            f.flush()
+            write(row)
     print(f"{dataset}: data {src}, batch {batch}; {path}")
 
 

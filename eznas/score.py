@@ -23,6 +23,7 @@ from tqdm import tqdm
 from eznas import metrics
 from eznas.baselines import BASELINES
 from eznas.collect import resolve_device, sample_indices
+from eznas.rowlog import appending, done_archs
 from eznas.spaces.benchmarks import NUM_CLASSES
 from eznas.spaces.complexity import count_flops, count_params
 from eznas.spaces.sources import SPACES, default_data, input_shape, load_ground_truth
@@ -69,26 +70,17 @@ def labels_for(source, n, num_classes, seed):
 
 
 def score_space(scorer, gt, indices, out, data, batch_size=1, seed=0, device="cpu", progress=True):
-    done = set()
-    if os.path.exists(out):
-        with open(out, newline="") as f:
-            done = {r["arch"] for r in csv.DictReader(f)}
+    done = done_archs(out)
     c, size = input_shape(gt.space, gt.dataset)
     x = load_batch(data, batch_size, size, seed).to(device)
     y = labels_for(data, batch_size, NUM_CLASSES.get(gt.dataset, 10), seed).to(device)
-    new = not os.path.exists(out) or os.path.getsize(out) == 0
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "a", newline="") as f:
-        w = csv.DictWriter(f, COLUMNS)
-        if new:
-            w.writeheader()
+    with appending(out, COLUMNS) as write:
         for i in tqdm([i for i in indices if gt.archs[i] not in done], desc="score", unit="net", disable=not progress):
             torch.manual_seed(seed * 1_000_003 + i)
             model = gt.build(gt.archs[i]).to(device)
             s = float(scorer(model, x, y))
-            w.writerow({"arch": gt.archs[i], "score": repr(s), "accuracy": float(gt.accuracy[i]),
-                        "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model)})
-            f.flush()
+            write({"arch": gt.archs[i], "score": repr(s), "accuracy": float(gt.accuracy[i]),
+                   "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model)})
 
 
 def report(csv_path, title=""):

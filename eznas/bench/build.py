@@ -7,8 +7,6 @@
 Rows are appended and flushed one network at a time, so an interrupted build resumes where
 it stopped (architectures already in ``--out`` are skipped).
 """
-import csv
-import os
 import random
 
 import torch
@@ -18,6 +16,7 @@ from tqdm import tqdm
 from eznas.bench import spaces as bspaces
 from eznas.bench.data import load_digits_tensors, load_noisy_digits_tensors
 from eznas.bench.train import RECIPES, train_and_test
+from eznas.rowlog import appending, done_archs
 from eznas.spaces import nb201
 from eznas.spaces.complexity import count_flops, count_params
 
@@ -45,25 +44,12 @@ def _one(space, arch, seed, data):
             "params": f"{count_params(net):.6f}", "train_seconds": f"{secs:.3f}", "seed": seed}
 
 
-def done_archs(path):
-    if not os.path.exists(path):
-        return set()
-    with open(path, newline="") as f:
-        return {r["arch"] for r in csv.DictReader(f)}
-
-
 def train_many(space, archs, seed, out, jobs=1):
     """Train ``archs`` (skipping those already in ``out``), appending rows to ``out``."""
     todo = [a for a in archs if a not in done_archs(out)]
     data = load_noisy_digits_tensors() if space.endswith("_noisy") else load_digits_tensors()
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    new = not os.path.exists(out) or os.path.getsize(out) == 0
-    with open(out, "a", newline="") as f:
-        w = csv.DictWriter(f, COLUMNS)
-        if new:
-            w.writeheader()
+    with appending(out, COLUMNS) as write:
         results = Parallel(n_jobs=jobs, return_as="generator")(delayed(_one)(space, a, seed, data) for a in todo)
         for row in tqdm(results, total=len(todo), desc=f"train {space}", unit="net"):
-            w.writerow(row)
-            f.flush()
+            write(row)
     return len(todo)

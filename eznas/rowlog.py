@@ -1,0 +1,31 @@
+"""Resumable result tables: CSV rows keyed by ``arch``, appended and flushed one at a time,
+so a run that stops resumes by skipping the architectures already written."""
+import contextlib
+import csv
+import os
+
+
+def done_archs(path):
+    """The ``arch`` values already in ``path`` (none if it does not exist)."""
+    if not os.path.exists(path):
+        return set()
+    with open(path, newline="") as f:
+        return {r["arch"] for r in csv.DictReader(f)}
+
+
+@contextlib.contextmanager
+def appending(path, columns):
+    """Yield ``write(row)``, which appends one row and flushes; the header is written when
+    the file is new or empty."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    new = not os.path.exists(path) or os.path.getsize(path) == 0
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, columns)
+        if new:
+            w.writeheader()
+
+        def write(row):
+            w.writerow(row)
+            f.flush()
+
+        yield write
