@@ -5,7 +5,7 @@ import random
 import numpy as np
 
 from eznas.batch import NetBatch
-from eznas.program import kinds_used, parse
+from eznas.program import parse
 from stats_cache.store import StatsStore
 
 
@@ -40,7 +40,3 @@ class Task:
     def valid(self, program, how="mean"):
         """True when the program runs and gives finite scores on the validation networks."""
         return bool(np.all(np.isfinite(self._valid.scores(parse(str(program)), how))))
-
-    @staticmethod
-    def kinds(programs):
-        return sorted({k for p in programs for k in kinds_used(parse(str(p)))})

@@ -64,20 +64,9 @@ class GroundTruth:
         args = {"num_classes": NUM_CLASSES.get(self.dataset, 10), **self.build_kwargs, **kw}
         return _builder(self.space)(arch, **args)
 
-    def index(self, arch):
-        if not hasattr(self, "_pos"):
-            self._pos = {a: i for i, a in enumerate(self.archs)}
-        return self._pos[arch]
-
     def best(self):
         i = int(np.nanargmax(self.accuracy))
         return self.archs[i], float(self.accuracy[i])
-
-    def subset(self, idx):
-        idx = list(idx)
-        cols = {k: np.asarray(v)[idx] for k, v in self.columns.items()}
-        return GroundTruth(self.space, self.dataset, [self.archs[i] for i in idx],
-                           np.asarray(self.accuracy)[idx], cols, dict(self.build_kwargs), self.source)
 
 
 def _read_rows(path):
