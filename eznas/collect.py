@@ -27,9 +27,12 @@ def resolve_device(device):
     return device
 
 
-def collection_config(data, batch_size, seed, dtype, pattern, signal):
-    return {"data": data, "batch_size": batch_size, "seed": seed, "dtype": dtype, "pattern": pattern,
-            "signal": signal, "noise_scale": 0.1, "bn_mode": "train"}
+def collection_config(data, batch_size, seed, dtype, pattern, signal, keep_bits=None):
+    cfg = {"data": data, "batch_size": batch_size, "seed": seed, "dtype": dtype, "pattern": pattern,
+           "signal": signal, "noise_scale": 0.1, "bn_mode": "train"}
+    if keep_bits is not None:  # absent unless asked, so stores collected without it keep their config
+        cfg["keep_bits"] = keep_bits
+    return cfg
 
 
 def sample_indices(total, n, seed):
@@ -88,12 +91,15 @@ def main(argv=None):
     p.add_argument("--dtype", default="float32", choices=["float16", "float32"],
                    help="float32 (default) keeps the statistics that exported programs see when scoring; "
                         "float16 halves the disk but changes precision-sensitive programs' scores")
+    p.add_argument("--keep-bits", type=int, default=None,
+                   help="float32 with each mantissa rounded to this many bits (1..23; 7 = bfloat16's precision): "
+                        "lossy, smaller on disk, float32's range (no float16 underflow)")
     p.add_argument("--pattern", default="rcb", choices=["rcb", "cbr"])
     p.add_argument("--device", default="auto")
     a = p.parse_args(argv)
     try:
         gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
-        cfg = collection_config(a.data or default_data(a.space), a.batch_size, a.seed, a.dtype, a.pattern, "sum")
+        cfg = collection_config(a.data or default_data(a.space), a.batch_size, a.seed, a.dtype, a.pattern, "sum", a.keep_bits)
         store = StatsStore(a.store, "a", config=cfg)
     except (ValueError, OSError) as e:
         sys.exit(f"error: {e}")

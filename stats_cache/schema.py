@@ -7,7 +7,7 @@ T1G_X, T2G_X, T3G_X (conv weight grad), T4G_X.  T3 (the conv weight) is shared.
 Kinds are stored in three families by shape: "in" (shape of T1), "out" (T2 / T4) and
 "w" (conv weight).
 """
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: one array per family (kinds x all groups flattened)
 INPUTS = ("D", "N", "P")
 
 FAMILIES = {

@@ -1,4 +1,5 @@
 import pytest
+import zarr
 import torch
 
 from eznas.bench.spaces import build_bench_nb201
@@ -93,3 +94,51 @@ def test_resume_writes_nothing_twice(tmp_path, monkeypatch):
     n, _, _ = collect_space(gt, StatsStore(tmp_path / "s.zarr", "a", config=_cfg("float16")), [0, 1, 2], progress=False)
     assert n == 1 and writes == ["n000002"]
     assert StatsStore(tmp_path / "s.zarr", "r").networks("bench_nb201-digits") == ["n000000", "n000001", "n000002"]
+
+
+def test_round_mantissa_hand_values():
+    from stats_cache.store import round_mantissa
+
+    x = torch.tensor([1 + 2 ** -10, 1.75, 1.25, -1.75, 2.0 ** -100 * (1 + 2 ** -20), 0.0, float("nan"), float("inf"),
+                      torch.finfo(torch.float32).max])
+    r = round_mantissa(x, 1)
+    # 1 mantissa bit: representable 1, 1.5, 2; ties go to the even mantissa (1.75 -> 2, 1.25 -> 1)
+    assert r[:4].tolist() == [1.0, 2.0, 1.0, -2.0]
+    assert r[5] == 0 and torch.isnan(r[6]) and r[7] == float("inf")
+    assert r[8] == x[8]  # would round past the largest float32: kept
+    torch.testing.assert_close(round_mantissa(x, 23), x, rtol=0, atol=0, equal_nan=True)
+    r7 = round_mantissa(x, 7)
+    assert r7[0] == 1.0 and r7[4] == 2.0 ** -100  # float32's range: no underflow as in float16
+    assert torch.equal(x[:1], torch.tensor([1 + 2 ** -10]))  # input untouched
+
+
+def test_keep_bits_store_round_trip_within_bound(tmp_path):
+    st = stats()
+    cfg = collection_config("digits", 1, 0, "float32", "rcb", "sum", keep_bits=7)
+    StatsStore(tmp_path / "s.zarr", "a", config=cfg).write_network("sp", "n000000", st, {})
+    full = StatsStore(tmp_path / "f.zarr", "a", config=_cfg("float32"))
+    full.write_network("sp", "n000000", st, {})
+    rounded = StatsStore(tmp_path / "s.zarr", "r")
+    assert 0 < rounded.bytes_on_disk() < 0.8 * full.bytes_on_disk() < full.decoded_nbytes("sp", "n000000")
+    ns = rounded.read_network("sp", "n000000")
+    for idx, tensors in ns.groups:
+        for pos, i in enumerate(idx):
+            for k in KINDS:
+                a, b = tensors[k][pos], st[i].tensors[k]
+                assert torch.all((a - b).abs() <= b.abs() * 2 ** -8)  # half a unit in the 7th bit
+                assert torch.equal(a == 0, b == 0)
+    with pytest.raises(StoreError, match="keep_bits"):
+        StatsStore(tmp_path / "t.zarr", "a", config=collection_config("digits", 1, 0, "float16", "rcb", "sum", 7))
+
+
+def test_builtin_cache_of_an_older_schema_is_set_aside_not_deleted(tmp_path):
+    from eznas.evolve.builtin import ensure_builtin_store
+
+    url = str(tmp_path / "builtin.zarr")
+    old = StatsStore(url, "a", config=_cfg("float32"))
+    old.write_network("sp", "n000000", stats(), {})
+    old.root.attrs["schema_version"] = 1
+    keys = ensure_builtin_store(url, 2, progress=False)
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("builtin.zarr.old-")]
+    assert len(kept) == 1 and StatsStore(url, "r").networks(keys[0])
+    assert zarr.open_group(str(kept[0]), mode="r").attrs["schema_version"] == 1
