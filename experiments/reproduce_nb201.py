@@ -3,11 +3,13 @@ fixed-seed sample of architectures (all 15,625 with --n 15625), per dataset, wit
 reference Kendall tau of NASLib's proxies (NAS-Bench-Suite-Zero, ../shared) on the same
 architectures beside ours.
 
-    python experiments/reproduce_nb201.py --dataset cifar10 --n 200
+    python experiments/reproduce_nb201.py --dataset cifar10 --n 200 --jobs 2
+    python experiments/reproduce_nb201.py --dataset cifar10 --n 15625 --family eznas_a --jobs 2
     python experiments/reproduce_nb201.py --table        # markdown of all finished datasets
 
-Each network is built once and scored by every proxy; rows are appended to
-runs/reproduce/nb201_<dataset>.csv as they come, so the script resumes.  Data: the 20
+Each network is built once and scored by every proxy of the family (default: all); rows are
+appended to runs/reproduce/nb201_<dataset>[_<family>].csv as chunks of networks finish,
+so the script resumes.  ``--jobs`` spreads chunks over processes (one torch thread each).  Data: the 20
 shared CIFAR images (batch 16) where present, else crops of the bundled photographs.
 """
 import argparse
@@ -18,6 +20,7 @@ import time
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from eznas.baselines import BASELINES
@@ -26,6 +29,7 @@ from eznas.metrics import kendall, spearman
 from eznas.rowlog import appending, done_archs
 from eznas.score import labels_for
 from eznas.spaces.benchmarks import NUM_CLASSES, load_nb201_csv
+from eznas.spaces import nb201
 from eznas.spaces.sources import input_shape
 from stats_cache.data import load_batch
 
@@ -37,6 +41,11 @@ NASLIB = {"params": "params", "flops": "flops", "synflow": "synflow", "snip": "s
           "fisher": "fisher", "grad_norm": "grad_norm", "jacob_cov": "jacov", "naswot": "nwot"}
 OUT = os.path.join("runs", "reproduce")
 PROXIES = list(BASELINES)
+# families sized so that each scores all of NB201 in under an hour on 2 cores (batch 16)
+FAMILIES = {"all": PROXIES, "eznas_a": ["eznas_a"], "size": ["params", "flops"],
+            "saliency": ["synflow", "snip", "fisher", "grad_norm"], "grasp": ["grasp"],
+            "activation": ["jacob_cov", "naswot"]}
+CHUNK = 25
 
 
 def data_for(dataset, batch):
@@ -46,27 +55,50 @@ def data_for(dataset, batch):
     return src, load_batch(src, batch, size, 0), labels_for(src, batch, NUM_CLASSES[dataset], 0)
 
 
-def run(dataset, n, batch, seed=0):
+def out_path(dataset, family):
+    return os.path.join(OUT, f"nb201_{dataset}.csv" if family == "all" else f"nb201_{dataset}_{family}.csv")
+
+
+def score_chunk(dataset, batch, proxies, items, seed):
+    """Rows for [(index, arch, accuracy)], single-threaded."""
+    torch.set_num_threads(1)
+    _, x, y = data_for(dataset, batch)
+    rows = []
+    for i, arch, acc in items:
+        t0 = time.perf_counter()
+        row = {"arch": arch, "accuracy": acc}
+        for name in proxies:
+            torch.manual_seed(seed * 1_000_003 + i)
+            model = nb201.build(arch, num_classes=NUM_CLASSES[dataset])
+            try:
+                row[name] = repr(float(BASELINES[name](model, x, y)))
+            except Exception as e:  # a proxy failing on one network is recorded, not fatal
+                print(f"{name} failed on {arch}: {e}", file=sys.stderr)
+                row[name] = "nan"
+        row["seconds"] = f"{time.perf_counter() - t0:.3f}"
+        rows.append(row)
+    return rows
+
+
+def run(dataset, n, batch, family="all", jobs=1, seed=0):
     gt = load_nb201_csv(NB201_CSV, dataset)
-    path = os.path.join(OUT, f"nb201_{dataset}.csv")
+    proxies = FAMILIES[family]
+    path = out_path(dataset, family)
     done = done_archs(path)
-    src, x, y = data_for(dataset, batch)
-    with appending(path, ["arch", "accuracy"] + PROXIES + ["seconds"]) as write:
-        todo = [i for i in sample_indices(len(gt), n, seed) if gt.archs[i] not in done]
-        for i in tqdm(todo, desc=f"nb201 {dataset}", unit="net"):
-            t0 = time.perf_counter()
-            row = {"arch": gt.archs[i], "accuracy": gt.accuracy[i]}
-            for name in PROXIES:
-                torch.manual_seed(seed * 1_000_003 + i)
-                model = gt.build(gt.archs[i])
-                try:
-                    row[name] = repr(float(BASELINES[name](model, x, y)))
-                except Exception as e:  # a proxy failing on one network is recorded, not fatal
-                    print(f"{name} failed on {gt.archs[i]}: {e}", file=sys.stderr)
-                    row[name] = "nan"
-            row["seconds"] = f"{time.perf_counter() - t0:.2f}"
-            write(row)
-    print(f"{dataset}: data {src}, batch {batch}; {path}")
+    todo = [(i, gt.archs[i], float(gt.accuracy[i])) for i in sample_indices(len(gt), n, seed) if gt.archs[i] not in done]
+    chunks = [todo[k:k + CHUNK] for k in range(0, len(todo), CHUNK)]
+    t0 = time.perf_counter()
+    with appending(path, ["arch", "accuracy"] + proxies + ["seconds"]) as write:
+        parts = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+            delayed(score_chunk)(dataset, batch, proxies, c, seed) for c in chunks)
+        for rows in tqdm(parts, total=len(chunks), desc=f"nb201 {dataset} {family} ({CHUNK} nets)", unit="chunk"):
+            for row in rows:
+                write(row)
+    wall = time.perf_counter() - t0
+    if todo:
+        print(f"{dataset} {family}: {len(todo)} architectures in {wall:.0f} s with {jobs} job(s) "
+              f"= {len(todo) / wall:.2f}/s; all 15,625 would take {15625 / len(todo) * wall / 3600:.2f} h")
+    print(f"{dataset}: data {data_for(dataset, batch)[0]}, batch {batch}; {path}")
 
 
 def reference(dataset):
@@ -83,23 +115,40 @@ def reference(dataset):
     return {r["net_str"]: r for r in rows}
 
 
+def results(dataset):
+    """proxy -> (rows) from the result file of ``dataset`` that has the most rows for it."""
+    best = {}
+    for family in FAMILIES:
+        path = out_path(dataset, family)
+        if not os.path.exists(path):
+            continue
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        for name in FAMILIES[family]:
+            if rows and name in rows[0] and len(rows) > len(best.get(name, [])):
+                best[name] = rows
+    return best
+
+
 def table():
     lines = []
     for dataset in ("cifar10", "cifar100", "imagenet16-120"):
-        path = os.path.join(OUT, f"nb201_{dataset}.csv")
-        if not os.path.exists(path):
+        best = results(dataset)
+        if not best:
             continue
-        rows = list(csv.DictReader(open(path)))
         ref = reference(dataset)
-        lines += [f"\n### NAS-Bench-201 {dataset}: {len(rows)} architectures "
-                  f"(mean {np.mean([float(r['seconds']) for r in rows]):.1f} s per architecture for all proxies)", "",
-                  "| proxy | Kendall tau (ours) | Spearman rho (ours) | NASLib tau, same archs | archs with NASLib ref | rank corr. ours vs NASLib |",
-                  "|---|---|---|---|---|---|"]
+        lines += [f"\n### NAS-Bench-201 {dataset}", "",
+                  "| proxy | archs | Kendall tau (ours) | Spearman rho (ours) | NASLib tau, same archs | archs with NASLib ref "
+                  "| rank corr. ours vs NASLib | s per arch (file's proxies, one core) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for name in PROXIES:
+            if name not in best:
+                continue
+            rows = best[name]
             s = np.array([float(r[name]) for r in rows])
             a = np.array([float(r["accuracy"]) for r in rows])
             ok = np.isfinite(s)
-            cells = [f"{kendall(s[ok], a[ok]):.3f}", f"{spearman(s[ok], a[ok]):.3f}"]
+            cells = [str(len(rows)), f"{kendall(s[ok], a[ok]):.3f}", f"{spearman(s[ok], a[ok]):.3f}"]
             col = NASLIB.get(name)
             both = [r for r, k in zip(rows, ok) if k and r["arch"] in ref] if col else []
             if col and len(both) > 2:
@@ -109,8 +158,10 @@ def table():
                           f"{kendall(ours, theirs):.3f}"]
             else:
                 cells += ["-", "0", "-"]
+            cells.append(f"{np.mean([float(r['seconds']) for r in rows]):.3f}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     text = "\n".join(lines)
+    os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "nb201_table.md"), "w") as f:
         f.write(text + "\n")
     print(text)
@@ -121,12 +172,14 @@ def main():
     p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16-120"])
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--family", choices=list(FAMILIES), default="all", help="which proxies (default all)")
+    p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--table", action="store_true")
     a = p.parse_args()
     if not os.path.exists(NB201_CSV):
         sys.exit(f"error: NAS-Bench-201 ground truth not found at {NB201_CSV}")
     if a.dataset:
-        run(a.dataset, a.n, a.batch)
+        run(a.dataset, a.n, a.batch, a.family, a.jobs)
     if a.table or not a.dataset:
         table()
 
