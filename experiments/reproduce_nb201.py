@@ -42,7 +42,7 @@ NASLIB = {"params": "params", "flops": "flops", "synflow": "synflow", "snip": "s
 OUT = os.path.join("runs", "reproduce")
 PROXIES = list(BASELINES)
 # families sized so that each scores all of NB201 in under an hour on 2 cores (batch 16)
-FAMILIES = {"all": PROXIES, "eznas_a": ["eznas_a"], "size": ["params", "flops"],
+FAMILIES = {"all": PROXIES, "eznas_a": ["eznas_a"], "eznas_a_sum": ["eznas_a_sum"], "size": ["params", "flops"],
             "saliency": ["synflow", "snip", "fisher", "grad_norm"], "grasp": ["grasp"],
             "activation": ["jacob_cov", "naswot"]}
 CHUNK = 25

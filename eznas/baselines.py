@@ -140,14 +140,22 @@ def naswot(model, x, y=None):
     return float(torch.linalg.slogdet(naswot_kernel(model, x)).logabsdet)
 
 
-def eznas_a(model, x, y=None, program=EZNAS_A):
-    """EZNAS-A on the collector's statistics of the first image of the batch."""
+def eznas_a(model, x, y=None, program=EZNAS_A, aggregate="mean"):
+    """EZNAS-A on the collector's statistics of the first image of the batch, per-layer
+    values averaged over layers (the engine's definition)."""
     from eznas.program import parse, score_network
     from stats_cache.collect import collect, group_layers
 
     stats = collect(model, x[:1], seed=0)
-    return score_network(parse(program), group_layers(stats))
+    return score_network(parse(program), group_layers(stats), aggregate=aggregate)
+
+
+def eznas_a_sum(model, x, y=None):
+    """EZNAS-A with per-layer values summed over layers instead of averaged: a diagnostic
+    variant (the sum grows with the number of RCB layers, as #params does)."""
+    return eznas_a(model, x, y, aggregate="sum")
 
 
 BASELINES = {"params": params, "flops": flops, "synflow": synflow, "snip": snip, "grasp": grasp, "fisher": fisher,
-             "grad_norm": grad_norm, "jacob_cov": jacob_cov, "naswot": naswot, "eznas_a": eznas_a}
+             "grad_norm": grad_norm, "jacob_cov": jacob_cov, "naswot": naswot, "eznas_a": eznas_a,
+             "eznas_a_sum": eznas_a_sum}

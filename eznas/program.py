@@ -115,10 +115,13 @@ def to_scalar(value, how="mean"):
     raise ValueError(f"to_scalar must be 'mean' or 'l2', got {how!r}")
 
 
-def score_network(prefix, groups, how="mean"):
-    """Score of one network: the program on every layer group, per-layer scalars, mean
-    over layers.  ``groups``: list of (layer indices, env).  Returns a float (may be
-    NaN / inf; callers decide) or raises OpError."""
+def score_network(prefix, groups, how="mean", aggregate="mean"):
+    """Score of one network: the program on every layer group, per-layer scalars, then
+    their mean over layers (the engine's definition) or, with ``aggregate="sum"``, their
+    sum.  ``groups``: list of (layer indices, env).  Returns a float (may be NaN / inf;
+    callers decide) or raises OpError."""
+    if aggregate not in ("mean", "sum"):
+        raise ValueError(f"aggregate must be 'mean' or 'sum', got {aggregate!r}")
     total, n = 0.0, 0
     for idx, env in groups:
         per_layer = to_scalar(run(prefix, env), how)
@@ -128,7 +131,7 @@ def score_network(prefix, groups, how="mean"):
         n += len(idx)
     if n == 0:
         raise OpError("network has no layers")
-    return total / n
+    return total / n if aggregate == "mean" else total
 
 
 __all__ = ["parse", "fold", "format_prefix", "canonical", "kinds_used", "run", "to_scalar", "score_network",

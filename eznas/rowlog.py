@@ -16,9 +16,15 @@ def done_archs(path):
 @contextlib.contextmanager
 def appending(path, columns):
     """Yield ``write(row)``, which appends one row and flushes; the header is written when
-    the file is new or empty."""
+    the file is new or empty, and a file with other columns is refused (ValueError)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     new = not os.path.exists(path) or os.path.getsize(path) == 0
+    if not new:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != list(columns):
+            raise ValueError(f"{path}: its columns {header} are not this run's {list(columns)}; "
+                             "write to another file (nothing was appended)")
     with open(path, "a", newline="") as f:
         w = csv.DictWriter(f, columns)
         if new:

@@ -44,6 +44,9 @@ def test_network_score_is_mean_over_layers_of_per_layer_means():
     g1 = ([0, 2], {"T3": torch.tensor([[1.0, 3.0], [5.0, 7.0]])})  # layer means 2, 6
     g2 = ([1], {"T3": torch.tensor([[10.0, 10.0, 10.0]])})  # 10
     assert score_network(parse("abs(T3)"), [g1, g2]) == pytest.approx((2 + 6 + 10) / 3)
+    assert score_network(parse("abs(T3)"), [g1, g2], aggregate="sum") == pytest.approx(2 + 6 + 10)
+    with pytest.raises(ValueError, match="aggregate"):
+        score_network(parse("abs(T3)"), [g1], aggregate="max")
     with pytest.raises(OpError):
         score_network(parse("det(T3)"), [g2])
 
