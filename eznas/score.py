@@ -18,6 +18,7 @@ import sys
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from eznas import metrics
@@ -69,18 +70,51 @@ def labels_for(source, n, num_classes, seed):
     return torch.randint(num_classes, (n,), generator=torch.Generator().manual_seed(seed))
 
 
-def score_space(scorer, gt, indices, out, data, batch_size=1, seed=0, device="cpu", progress=True):
-    done = done_archs(out)
+CHUNK = 25  # networks per unit of work when scoring with several processes
+
+
+def _score_rows(proxy, gt, items, data, batch_size, seed, device):
+    """Rows for the indices ``items``: build -> score -> FLOPs / params, one network at a time."""
+    scorer = make_scorer(proxy)
     c, size = input_shape(gt.space, gt.dataset)
     x = load_batch(data, batch_size, size, seed).to(device)
     y = labels_for(data, batch_size, NUM_CLASSES.get(gt.dataset, 10), seed).to(device)
+    rows = []
+    for i in items:
+        torch.manual_seed(seed * 1_000_003 + i)
+        model = gt.build(gt.archs[i]).to(device)
+        s = float(scorer(model, x, y))
+        rows.append({"arch": gt.archs[i], "score": repr(s), "accuracy": float(gt.accuracy[i]),
+                     "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model)})
+    return rows
+
+
+def _score_chunk(proxy, gt, items, data, batch_size, seed, device):
+    torch.set_num_threads(1)  # one thread per process
+    return _score_rows(proxy, gt, items, data, batch_size, seed, device)
+
+
+def score_space(proxy, gt, indices, out, data, batch_size=1, seed=0, device="cpu", progress=True, jobs=1):
+    """Score networks ``indices`` of ``gt`` with ``proxy`` (a name accepted by make_scorer),
+    appending rows to ``out`` as they come (networks already there are skipped); with
+    ``jobs`` > 1, chunks of CHUNK networks are spread over processes (CPU only)."""
+    make_scorer(proxy)  # a bad proxy fails here, before any work
+    done = done_archs(out)
+    todo = [i for i in indices if gt.archs[i] not in done]
     with appending(out, COLUMNS) as write:
-        for i in tqdm([i for i in indices if gt.archs[i] not in done], desc="score", unit="net", disable=not progress):
-            torch.manual_seed(seed * 1_000_003 + i)
-            model = gt.build(gt.archs[i]).to(device)
-            s = float(scorer(model, x, y))
-            write({"arch": gt.archs[i], "score": repr(s), "accuracy": float(gt.accuracy[i]),
-                   "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model)})
+        if jobs == 1:
+            for i in tqdm(todo, desc="score", unit="net", disable=not progress):
+                for row in _score_rows(proxy, gt, [i], data, batch_size, seed, device):
+                    write(row)
+            return
+        chunks = [todo[k:k + CHUNK] for k in range(0, len(todo), CHUNK)]
+        parts = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+            delayed(_score_chunk)(proxy, gt, c, data, batch_size, seed, "cpu") for c in chunks)
+        with tqdm(total=len(todo), desc="score", unit="net", disable=not progress) as bar:
+            for rows in parts:
+                for row in rows:
+                    write(row)
+                bar.update(len(rows))
 
 
 def report(csv_path, title=""):
@@ -133,15 +167,21 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--jobs", type=int, default=1, help="processes (CPU), each scoring chunks of networks")
     a = p.parse_args(argv)
     try:
         gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
-        scorer = make_scorer(a.proxy)
+        make_scorer(a.proxy)
+        if a.jobs < 1:
+            raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
     except (ValueError, OSError) as e:
         sys.exit(f"error: {e}")
     n = a.n if a.n is not None else (len(gt) if a.space == "nb201" else 4000)
-    score_space(scorer, gt, sample_indices(len(gt), n, a.seed), a.out, a.data or default_data(a.space),
-                a.batch_size, a.seed, resolve_device(a.device))
+    try:
+        score_space(a.proxy, gt, sample_indices(len(gt), n, a.seed), a.out, a.data or default_data(a.space),
+                    a.batch_size, a.seed, resolve_device(a.device), jobs=a.jobs)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     m, md = report(a.out, f"{a.proxy} on {a.space}/{gt.dataset}")
     print(f"kendall {m['kendall']:.4f}  spearman {m['spearman']:.4f}  report: {md}")
 

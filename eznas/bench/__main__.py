@@ -5,20 +5,21 @@ import sys
 
 from eznas.bench.build import sample_archs, train_many
 from eznas.bench.report import report
+from eznas.spaces.sources import BUILTIN
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m eznas.bench", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="train n sampled networks of a space")
-    b.add_argument("--space", required=True, choices=["bench_nb201", "bench_nb201_noisy", "bench_sss"])
+    b.add_argument("--space", required=True, choices=BUILTIN)
     b.add_argument("--n", type=int, default=1000)
     b.add_argument("--seed", type=int, default=0, help="sampling and training seed")
     b.add_argument("--out", required=True)
     b.add_argument("--jobs", type=int, default=1)
     r = sub.add_parser("retrain", help="retrain the first n networks of a table with another seed")
     r.add_argument("--table", required=True)
-    r.add_argument("--space", required=True, choices=["bench_nb201", "bench_nb201_noisy", "bench_sss"])
+    r.add_argument("--space", required=True, choices=BUILTIN)
     r.add_argument("--n", type=int, default=100)
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--out", required=True)

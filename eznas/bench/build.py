@@ -22,7 +22,7 @@ from eznas.spaces.complexity import count_flops, count_params
 
 COLUMNS = ["arch", "accuracy", "flops", "params", "train_seconds", "seed"]
 BUILDERS = {"bench_nb201": bspaces.build_bench_nb201, "bench_nb201_noisy": bspaces.build_bench_nb201,
-            "bench_sss": bspaces.build_bench_sss}
+            "bench_sss": bspaces.build_bench_sss, "bench_sss_noisy": bspaces.build_bench_sss}
 
 
 def sample_archs(space, n, seed):
@@ -30,7 +30,7 @@ def sample_archs(space, n, seed):
     rng = random.Random(seed)
     if space in ("bench_nb201", "bench_nb201_noisy"):
         return [nb201.product_string(i) for i in rng.sample(range(nb201.N_ARCHS), n)]
-    if space == "bench_sss":
+    if space in ("bench_sss", "bench_sss_noisy"):
         return [bspaces.sss_config(i) for i in rng.sample(range(len(bspaces.SSS_CHOICES) ** 5), n)]
     raise ValueError(f"--space must be one of {sorted(BUILDERS)}, got {space!r}")
 

@@ -4,8 +4,9 @@ import os
 
 from scipy.stats import kendalltau
 
+from eznas.spaces.sources import BUILTIN as SPACES
+
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
-SPACES = ("bench_nb201", "bench_nb201_noisy", "bench_sss")
 
 
 def _rows(path):

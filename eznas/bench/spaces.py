@@ -5,7 +5,8 @@
 - ``bench_nb201_noisy``: the same cells and widths on a second task, digits under strong
   Gaussian pixel noise (see eznas.bench.data);
 - ``bench_sss``: NATS-Bench-SSS-style width configurations ``"w1:w2:w3:w4:w5"`` with widths
-  from 4..32 (step 4), around the NB201 cell that NATS-Bench SSS uses.
+  from 4..32 (step 4), around the NB201 cell that NATS-Bench SSS uses;
+- ``bench_sss_noisy``: the same width configurations on the noisy-digits task.
 """
 from eznas.spaces import nb201
 from eznas.spaces.encoding import format_widths, from_index, parse_widths
@@ -39,3 +40,4 @@ def build_bench_sss(cfg, num_classes=10, in_channels=1, init=True):
 register("bench_nb201", build_bench_nb201)
 register("bench_nb201_noisy", build_bench_nb201)
 register("bench_sss", build_bench_sss)
+register("bench_sss_noisy", build_bench_sss)

@@ -32,6 +32,7 @@ RECIPES = {
     "bench_nb201": {"epochs": 12, "batch": 64, "lr": 0.05, "optim": "sgd", "noise": 0.0},
     "bench_nb201_noisy": {"epochs": 10, "batch": 32, "lr": 0.05, "optim": "sgd", "noise": 1.0},
     "bench_sss": {"epochs": 12, "batch": 64, "lr": 0.05, "optim": "sgd", "noise": 0.0},
+    "bench_sss_noisy": {"epochs": 12, "batch": 64, "lr": 0.05, "optim": "sgd", "noise": 1.0},
 }
 
 

@@ -4,7 +4,7 @@ import os
 from eznas.spaces import benchmarks as B
 
 PACKAGE_DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
-BUILTIN = ("bench_nb201", "bench_nb201_noisy", "bench_sss")
+BUILTIN = ("bench_nb201", "bench_nb201_noisy", "bench_sss", "bench_sss_noisy")
 SPACES = ("nb201", "nats_sss", "nds_darts", "nds_amoeba", "nds_enas", "nds_pnas", "nds_nasnet") + BUILTIN
 
 
@@ -37,6 +37,6 @@ def input_shape(space, dataset=None):
 
 
 def default_data(space):
-    if space == "bench_nb201_noisy":
+    if space in BUILTIN and space.endswith("_noisy"):
         return "digits_noisy"
     return "digits" if space in BUILTIN else "photos"
