@@ -115,6 +115,20 @@ def reference(dataset):
     return {r["net_str"]: r for r in rows}
 
 
+def full_reference_taus(dataset, ref):
+    """Kendall tau of each NASLib reference proxy against NB201 accuracy on every
+    architecture of the reference file (the published NAS-Bench-Suite-Zero scores)."""
+    if not ref:
+        return {}
+    gt = load_nb201_csv(NB201_CSV, dataset)
+    acc = dict(zip(gt.archs, gt.accuracy))
+    archs = [a for a in ref if a in acc]
+    out = {"n": len(archs)}
+    for col in NASLIB.values():
+        out[col] = kendall([float(ref[a][col]) for a in archs], [acc[a] for a in archs])
+    return out
+
+
 def results(dataset):
     """proxy -> (rows) from the result file of ``dataset`` that has the most rows for it."""
     best = {}
@@ -137,10 +151,11 @@ def table():
         if not best:
             continue
         ref = reference(dataset)
+        full = full_reference_taus(dataset, ref)
         lines += [f"\n### NAS-Bench-201 {dataset}", "",
                   "| proxy | archs | Kendall tau (ours) | Spearman rho (ours) | NASLib tau, same archs | archs with NASLib ref "
-                  "| rank corr. ours vs NASLib | s per arch (file's proxies, one core) |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"| rank corr. ours vs NASLib | NASLib tau, all {full.get('n', 0)} archs of its file | s per arch (file's proxies, one core) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for name in PROXIES:
             if name not in best:
                 continue
@@ -158,6 +173,7 @@ def table():
                           f"{kendall(ours, theirs):.3f}"]
             else:
                 cells += ["-", "0", "-"]
+            cells.append(f"{full[col]:.3f}" if col in full else "-")
             cells.append(f"{np.mean([float(r['seconds']) for r in rows]):.3f}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     text = "\n".join(lines)
