@@ -154,7 +154,7 @@ def table():
         full = full_reference_taus(dataset, ref)
         lines += [f"\n### NAS-Bench-201 {dataset}", "",
                   "| proxy | archs | Kendall tau (ours) | Spearman rho (ours) | NASLib tau, same archs | archs with NASLib ref "
-                  f"| rank corr. ours vs NASLib | NASLib tau, all {full.get('n', 0)} archs of its file | s per arch (file's proxies, one core) |",
+                  f"| rank corr. ours vs NASLib | NASLib tau, all {full['n'] if full else '-'} archs of its file | s per arch (file's proxies, one core) |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for name in PROXIES:
             if name not in best:
