@@ -40,7 +40,8 @@ def test_disconnected_cell_scores_chance():
     assert acc < 20
 
 
-COMMITTED = {"bench_nb201": 1000, "bench_nb201_noisy": 331}  # networks in the committed tables
+COMMITTED = {"bench_nb201": 1000, "bench_nb201_noisy": 331, "bench_sss": 1000,
+             "bench_sss_noisy": 1000}  # networks in the committed tables
 
 
 def test_committed_spaces_are_builtin():
@@ -57,3 +58,13 @@ def test_committed_tables(space):
     assert min(acc) >= 0 and max(acc) <= 100 and max(acc) > 50
     again = os.path.join(PACKAGE_DATA, f"{space}_seed1.csv")
     assert len(list(csv.DictReader(open(again)))) >= 100
+
+
+@pytest.mark.parametrize("space", ["bench_sss", "bench_sss_noisy"])
+def test_width_spaces_meet_the_noise_bar(space):
+    # seed-to-seed Kendall tau of the committed retraining, as `python -m eznas.bench report` prints it
+    from eznas.bench.report import report
+
+    row = next(line for line in report().splitlines() if line.startswith(f"| {space} |"))
+    tau, n = row.split("|")[3].split()
+    assert n == "(100)" and float(tau) >= 0.6
