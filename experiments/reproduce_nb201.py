@@ -8,25 +8,24 @@ architectures beside ours.
     python experiments/reproduce_nb201.py --table        # markdown of all finished datasets
 
 Each network is built once and scored by every proxy of the family (default: all); rows are
-appended to runs/reproduce/nb201_<dataset>[_<family>].csv as chunks of networks finish,
-so the script resumes.  ``--jobs`` spreads chunks over processes (one torch thread each).  Data: the 20
+appended to runs/reproduce/nb201_<dataset>[_<family>].csv as they come (chunk by chunk with --jobs),
+so the script resumes.  ``--jobs`` spreads chunks of 25 over processes (one torch thread each).  Data: the 20
 shared CIFAR images (batch 16) where present, else crops of the bundled photographs.
 """
 import argparse
 import csv
+import functools
 import os
 import sys
 import time
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
-from tqdm import tqdm
 
 from eznas.baselines import BASELINES
 from eznas.collect import sample_indices
 from eznas.metrics import kendall, spearman
-from eznas.rowlog import appending, done_archs
+from eznas.rowlog import append_rows, done_archs
 from eznas.score import labels_for
 from eznas.spaces.benchmarks import NUM_CLASSES, load_nb201_csv
 from eznas.spaces import nb201
@@ -48,22 +47,24 @@ FAMILIES = {"all": PROXIES, "eznas_a": ["eznas_a"], "eznas_a_sum": ["eznas_a_sum
 CHUNK = 25
 
 
-def data_for(dataset, batch):
+def data_source(dataset):
     folder = os.path.join(SHARED, "images", dataset)
-    size = input_shape("nb201", dataset)[1]
-    src = f"folder:{folder}" if os.path.isdir(folder) else "photos"
-    return src, load_batch(src, batch, size, 0), labels_for(src, batch, NUM_CLASSES[dataset], 0)
+    return f"folder:{folder}" if os.path.isdir(folder) else "photos"
+
+
+def data_for(dataset, batch):
+    src, size = data_source(dataset), input_shape("nb201", dataset)[1]
+    return load_batch(src, batch, size, 0), labels_for(src, batch, NUM_CLASSES[dataset], 0)
 
 
 def out_path(dataset, family):
     return os.path.join(OUT, f"nb201_{dataset}.csv" if family == "all" else f"nb201_{dataset}_{family}.csv")
 
 
-def score_chunk(dataset, batch, proxies, items, seed):
-    """Rows for [(index, arch, accuracy)], single-threaded."""
+def score_rows(dataset, batch, proxies, seed, items):
+    """Rows for [(index, arch, accuracy)], single-threaded (the seconds column is one core's)."""
     torch.set_num_threads(1)
-    _, x, y = data_for(dataset, batch)
-    rows = []
+    x, y = data_for(dataset, batch)
     for i, arch, acc in items:
         t0 = time.perf_counter()
         row = {"arch": arch, "accuracy": acc}
@@ -76,8 +77,7 @@ def score_chunk(dataset, batch, proxies, items, seed):
                 print(f"{name} failed on {arch}: {e}", file=sys.stderr)
                 row[name] = "nan"
         row["seconds"] = f"{time.perf_counter() - t0:.3f}"
-        rows.append(row)
-    return rows
+        yield row
 
 
 def run(dataset, n, batch, family="all", jobs=1, seed=0):
@@ -86,19 +86,14 @@ def run(dataset, n, batch, family="all", jobs=1, seed=0):
     path = out_path(dataset, family)
     done = done_archs(path)
     todo = [(i, gt.archs[i], float(gt.accuracy[i])) for i in sample_indices(len(gt), n, seed) if gt.archs[i] not in done]
-    chunks = [todo[k:k + CHUNK] for k in range(0, len(todo), CHUNK)]
     t0 = time.perf_counter()
-    with appending(path, ["arch", "accuracy"] + proxies + ["seconds"]) as write:
-        parts = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-            delayed(score_chunk)(dataset, batch, proxies, c, seed) for c in chunks)
-        for rows in tqdm(parts, total=len(chunks), desc=f"nb201 {dataset} {family} ({CHUNK} nets)", unit="chunk"):
-            for row in rows:
-                write(row)
+    append_rows(path, ["arch", "accuracy"] + proxies + ["seconds"], functools.partial(score_rows, dataset, batch, proxies, seed),
+                todo, jobs, CHUNK, f"nb201 {dataset} {family}")
     wall = time.perf_counter() - t0
     if todo:
         print(f"{dataset} {family}: {len(todo)} architectures in {wall:.0f} s with {jobs} job(s) "
               f"= {len(todo) / wall:.2f}/s; all 15,625 would take {15625 / len(todo) * wall / 3600:.2f} h")
-    print(f"{dataset}: data {data_for(dataset, batch)[0]}, batch {batch}; {path}")
+    print(f"{dataset}: data {data_source(dataset)}, batch {batch}; {path}")
 
 
 def reference(dataset):

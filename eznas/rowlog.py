@@ -35,3 +35,31 @@ def appending(path, columns):
             f.flush()
 
         yield write
+
+
+def _in_worker(work, items):
+    import torch
+
+    torch.set_num_threads(1)  # one torch thread per process
+    return list(work(items))
+
+
+def append_rows(path, columns, work, todo, jobs=1, chunk=25, desc="", progress=True):
+    """Append the rows of ``work(items)`` (an iterable of row dicts; a picklable function)
+    for the items ``todo`` to ``path``.  With one job, ``work`` runs once over all items in
+    this process and each row is written as it comes; with more, chunks of ``chunk`` items
+    go to joblib workers (one torch thread each) and rows are written chunk by chunk, in
+    the order of ``todo`` whatever the number of jobs."""
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    with appending(path, columns) as write, tqdm(total=len(todo), desc=desc, unit="net", disable=not progress) as bar:
+        if jobs == 1:
+            parts = ([row] for row in work(todo))
+        else:
+            chunks = [todo[k:k + chunk] for k in range(0, len(todo), chunk)]
+            parts = Parallel(n_jobs=jobs, return_as="generator")(delayed(_in_worker)(work, c) for c in chunks)
+        for rows in parts:
+            for row in rows:
+                write(row)
+            bar.update(len(rows))

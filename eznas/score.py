@@ -11,6 +11,7 @@ that stops resumes where it was.  Writes the CSV, a markdown report and a scatte
 """
 import argparse
 import csv
+import functools
 import importlib.util
 import os
 import re
@@ -18,13 +19,11 @@ import sys
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
-from tqdm import tqdm
 
 from eznas import metrics
 from eznas.baselines import BASELINES
 from eznas.collect import resolve_device, sample_indices
-from eznas.rowlog import appending, done_archs
+from eznas.rowlog import append_rows, done_archs
 from eznas.spaces.benchmarks import NUM_CLASSES
 from eznas.spaces.complexity import count_flops, count_params
 from eznas.spaces.sources import SPACES, default_data, input_shape, load_ground_truth
@@ -73,25 +72,19 @@ def labels_for(source, n, num_classes, seed):
 CHUNK = 25  # networks per unit of work when scoring with several processes
 
 
-def _score_rows(proxy, gt, items, data, batch_size, seed, device):
-    """Rows for the indices ``items``: build -> score -> FLOPs / params, one network at a time."""
+def _score_rows(proxy, gt, data, batch_size, seed, device, items):
+    """Rows for the indices ``items``: build -> score -> FLOPs / params, one network at a
+    time (the scorer and the batch are made once)."""
     scorer = make_scorer(proxy)
     c, size = input_shape(gt.space, gt.dataset)
     x = load_batch(data, batch_size, size, seed).to(device)
     y = labels_for(data, batch_size, NUM_CLASSES.get(gt.dataset, 10), seed).to(device)
-    rows = []
     for i in items:
         torch.manual_seed(seed * 1_000_003 + i)
         model = gt.build(gt.archs[i]).to(device)
         s = float(scorer(model, x, y))
-        rows.append({"arch": gt.archs[i], "score": repr(s), "accuracy": float(gt.accuracy[i]),
-                     "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model)})
-    return rows
-
-
-def _score_chunk(proxy, gt, items, data, batch_size, seed, device):
-    torch.set_num_threads(1)  # one thread per process
-    return _score_rows(proxy, gt, items, data, batch_size, seed, device)
+        yield {"arch": gt.archs[i], "score": repr(s), "accuracy": float(gt.accuracy[i]),
+               "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model)}
 
 
 def score_space(proxy, gt, indices, out, data, batch_size=1, seed=0, device="cpu", progress=True, jobs=1):
@@ -101,20 +94,8 @@ def score_space(proxy, gt, indices, out, data, batch_size=1, seed=0, device="cpu
     make_scorer(proxy)  # a bad proxy fails here, before any work
     done = done_archs(out)
     todo = [i for i in indices if gt.archs[i] not in done]
-    with appending(out, COLUMNS) as write:
-        if jobs == 1:
-            for i in tqdm(todo, desc="score", unit="net", disable=not progress):
-                for row in _score_rows(proxy, gt, [i], data, batch_size, seed, device):
-                    write(row)
-            return
-        chunks = [todo[k:k + CHUNK] for k in range(0, len(todo), CHUNK)]
-        parts = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-            delayed(_score_chunk)(proxy, gt, c, data, batch_size, seed, "cpu") for c in chunks)
-        with tqdm(total=len(todo), desc="score", unit="net", disable=not progress) as bar:
-            for rows in parts:
-                for row in rows:
-                    write(row)
-                bar.update(len(rows))
+    work = functools.partial(_score_rows, proxy, gt, data, batch_size, seed, device if jobs == 1 else "cpu")
+    append_rows(out, COLUMNS, work, todo, jobs, CHUNK, "score", progress)
 
 
 def report(csv_path, title=""):

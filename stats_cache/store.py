@@ -40,6 +40,10 @@ class StoreError(ValueError):
     """A statistics store cannot be used as asked."""
 
 
+class SchemaError(StoreError):
+    """A store written with another schema version."""
+
+
 def config_hash(config):
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -79,7 +83,7 @@ class StatsStore:
             raise
         attrs = dict(self.root.attrs)
         if attrs and attrs.get("schema_version") != SCHEMA_VERSION:
-            raise StoreError(f"{self.url}: schema version {attrs.get('schema_version')} but this engine reads {SCHEMA_VERSION}")
+            raise SchemaError(f"{self.url}: schema version {attrs.get('schema_version')} but this engine reads {SCHEMA_VERSION}")
         if mode == "r" and not attrs:
             raise StoreError(f"{self.url}: not a statistics store (no schema_version)")
         if mode == "a" and not attrs:

@@ -7,16 +7,15 @@
 Rows are appended and flushed one network at a time, so an interrupted build resumes where
 it stopped (architectures already in ``--out`` are skipped).
 """
+import functools
 import random
 
 import torch
-from joblib import Parallel, delayed
-from tqdm import tqdm
 
 from eznas.bench import spaces as bspaces
 from eznas.bench.data import load_digits_tensors, load_noisy_digits_tensors
 from eznas.bench.train import RECIPES, train_and_test
-from eznas.rowlog import appending, done_archs
+from eznas.rowlog import append_rows, done_archs
 from eznas.spaces import nb201
 from eznas.spaces.complexity import count_flops, count_params
 
@@ -44,12 +43,14 @@ def _one(space, arch, seed, data):
             "params": f"{count_params(net):.6f}", "train_seconds": f"{secs:.3f}", "seed": seed}
 
 
+def _rows(space, seed, data, archs):
+    return (_one(space, a, seed, data) for a in archs)
+
+
 def train_many(space, archs, seed, out, jobs=1):
-    """Train ``archs`` (skipping those already in ``out``), appending rows to ``out``."""
+    """Train ``archs`` (skipping those already in ``out``), appending rows to ``out`` in
+    the order of ``archs``, one network per unit of work."""
     todo = [a for a in archs if a not in done_archs(out)]
     data = load_noisy_digits_tensors() if space.endswith("_noisy") else load_digits_tensors()
-    with appending(out, COLUMNS) as write:
-        results = Parallel(n_jobs=jobs, return_as="generator")(delayed(_one)(space, a, seed, data) for a in todo)
-        for row in tqdm(results, total=len(todo), desc=f"train {space}", unit="net"):
-            write(row)
+    append_rows(out, COLUMNS, functools.partial(_rows, space, seed, data), todo, jobs, 1, f"train {space}")
     return len(todo)

@@ -5,7 +5,7 @@ import time
 
 from eznas.collect import collect_space, collection_config, sample_indices
 from eznas.spaces.sources import BUILTIN, PACKAGE_DATA, load_ground_truth
-from stats_cache.store import StatsStore, StoreError
+from stats_cache.store import SchemaError, StatsStore
 
 DEFAULT_STORE = os.path.join("runs", "builtin-stats.zarr")
 DEFAULTS = {"generations": 6, "population": 20, "mu": 10, "lambda_": 20, "spaces_per_gen": 2,
@@ -22,8 +22,8 @@ def ensure_builtin_store(url, n, seed=0, progress=True):
     cfg = collection_config("digits", 1, seed, "float32", "rcb", "sum")
     try:
         store = StatsStore(url, "a", config=cfg)
-    except StoreError as e:
-        if "schema version" not in str(e) or not os.path.isdir(url):
+    except SchemaError as e:
+        if not os.path.isdir(url):
             raise
         # a cache from an older engine: set it aside (nothing is deleted) and collect again
         old = f"{url}.old-{time.strftime('%Y%m%d-%H%M%S')}"
