@@ -145,8 +145,7 @@ class StatsStore:
         shapes = {fam: [list(stats[idx[0]].tensors[kinds[0]].shape) for idx in groups] for fam, kinds in FAMILIES.items()}
         nbytes = 0
         for fam, kinds in FAMILIES.items():
-            sizes = [len(idx) * int(np.prod(shp)) for idx, shp in zip(groups, shapes[fam])]
-            total = sum(sizes)
+            total = int(group_bounds(groups, shapes[fam])[-1])
             if total == 0:
                 continue
             # one pass: each layer's tensor is converted straight into the stored dtype
@@ -200,7 +199,7 @@ class StatsStore:
                 break
             arr = g[fam]
             shapes = attrs["shapes"][fam]
-            bounds = np.cumsum([0] + [len(idx) * int(np.prod(shp)) for idx, shp in zip(attrs["groups"], shapes)])
+            bounds = group_bounds(attrs["groups"], shapes)
             if 2 * len(ks) >= len(FAMILIES[fam]):  # most of the family: one read of the whole array
                 whole = np.asarray(arr[...], dtype=np.float32)
                 rows = {k: whole[POSITION[k]] for k in ks}
@@ -228,6 +227,11 @@ class StatsStore:
             return n
 
         return zarr.core.sync.sync(total())
+
+
+def group_bounds(groups, shapes):
+    """Where each layer group starts and ends in a family row: cumulative element counts."""
+    return np.cumsum([0] + [len(idx) * int(np.prod(shp)) for idx, shp in zip(groups, shapes)])
 
 
 def round_mantissa(x, keep):
