@@ -15,6 +15,7 @@ import re
 
 import opset.errors
 import opset.ops
+import opset.shapes
 import opset.stack
 from eznas.program import fold, parse
 from opset import BY_NAME
@@ -42,7 +43,7 @@ def export_source(rows, how="mean"):
     """``rows``: dicts with 'program' and optionally 'sign', 'min_tau', 'taus'."""
     prefixes = [parse(r["program"]) for r in rows]
     used = sorted({t for p in prefixes for t in p if t not in KINDS})
-    body = "\n".join(_module_source(m) for m in (opset.errors, opset.stack, opset.ops))
+    body = "\n".join(_module_source(m) for m in (opset.errors, opset.shapes, opset.stack, opset.ops))
     body = re.sub(r'^""".*?"""\n', "", body, flags=re.S | re.M)
     body = re.sub(r"^import torch(\.nn\.functional as F)?\n", "", body, flags=re.M)
     body = re.sub(r"^import math\n", "", body, flags=re.M)
@@ -85,8 +86,12 @@ TO_SCALAR = {how!r}
 
 
 def _to_scalar(value):
-    flat = value.reshape(-1).to(torch.float64)
-    return float(flat.mean() if TO_SCALAR == "mean" else torch.linalg.vector_norm(flat))
+    flat = value.reshape(-1)
+    if not flat.is_floating_point():
+        flat = flat.to(torch.float64)
+    if TO_SCALAR == "mean":
+        return float(flat.mean(dtype=torch.float64))
+    return float(torch.linalg.vector_norm(flat, dtype=torch.float64))
 {"".join(funcs)}
 
 

@@ -5,6 +5,7 @@ kinds, e.g. ``frobenius_norm(sigmoid(logdet(sign(T3G_N))))``.  Internally a prog
 prefix token list; evaluation walks it backwards with an explicit stack (no eval, no
 recursion, any depth).
 """
+import functools
 import re
 
 import torch
@@ -99,19 +100,42 @@ def kinds_used(prefix):
     return sorted({t for t in prefix if t in _KINDS})
 
 
+@functools.lru_cache(maxsize=2**16)
+def _infer(prefix, shapes):
+    env = dict(shapes)
+    try:
+        return fold(prefix, env.__getitem__, lambda name, args: BY_NAME[name].shape(*args)), None
+    except OpError as e:
+        return None, str(e)
+
+
+def infer(prefix, shapes):
+    """The per-layer shape of a program's result from the per-layer shapes of its terminals
+    (``shapes``: kind -> slice shape), without arithmetic; raises the OpError the program
+    would raise.  Cached per (program, shapes)."""
+    shape, error = _infer(prefix, tuple(sorted((k, tuple(s)) for k, s in shapes.items())))
+    if error is not None:
+        raise OpError(error)
+    return shape
+
+
 def run(prefix, env):
     """Evaluate prefix tokens on ``env`` (kind -> stacked tensor (L, ...)); returns the
-    result.  Raises OpError when an op cannot apply."""
+    result.  Raises OpError when an op cannot apply; such a program is recognised from the
+    layer shapes (``infer``) before any op runs."""
+    infer(prefix, {k: v.shape[1:] for k, v in env.items()})
     return fold(prefix, env.__getitem__, lambda name, args: BY_NAME[name](*args))
 
 
 def to_scalar(value, how="mean"):
     """Per-layer scalar of a stacked result: mean (default) or L2 norm of each slice."""
-    flat = value.reshape(value.shape[0], -1).to(torch.float64)
+    flat = value.reshape(value.shape[0], -1)
+    if not flat.is_floating_point():
+        flat = flat.to(torch.float64)
     if how == "mean":
-        return flat.mean(-1)
+        return flat.mean(-1, dtype=torch.float64)  # accumulates in float64, no float64 copy
     if how == "l2":
-        return torch.linalg.vector_norm(flat, dim=-1)
+        return torch.linalg.vector_norm(flat, dim=-1, dtype=torch.float64)
     raise ValueError(f"to_scalar must be 'mean' or 'l2', got {how!r}")
 
 
@@ -134,5 +158,5 @@ def score_network(prefix, groups, how="mean", aggregate="mean"):
     return total / n if aggregate == "mean" else total
 
 
-__all__ = ["parse", "fold", "format_prefix", "canonical", "kinds_used", "run", "to_scalar", "score_network",
+__all__ = ["parse", "fold", "format_prefix", "canonical", "kinds_used", "infer", "run", "to_scalar", "score_network",
            "ProgramError", "OpError"]

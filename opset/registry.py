@@ -4,7 +4,7 @@ from typing import Callable
 
 import torch
 
-from opset import ops
+from opset import ops, shapes
 from opset.errors import OpError
 
 
@@ -15,6 +15,7 @@ class Op:
     arity: int
     fn: Callable
     doc: str
+    shape: Callable  # operand slice shapes -> result slice shape, or OpError (opset.shapes)
 
     def __call__(self, *args):
         if len(args) != self.arity:
@@ -25,6 +26,50 @@ class Op:
             raise
         except (RuntimeError, ValueError, IndexError) as e:  # torch shape / linalg failures
             raise OpError(f"{self.name}: {e}") from None
+
+
+# --- the shape rule of each op (opset.shapes) ----------------------------------------
+def _same(s):
+    return tuple(s)
+
+
+def _scalar(s):
+    return ()
+
+
+def _elementwise(what):
+    return lambda sa, sb: shapes.broadcast(sa, sb, what)
+
+
+def _reduce2(what):
+    def rule(sa, sb):
+        shapes.broadcast(sa, sb, what)
+        return ()
+    return rule
+
+
+def _matrices(what):
+    return lambda s: shapes.square_matrices(s, what)
+
+
+def _eig(what):
+    def rule(s):
+        shapes.at_least_1d(s, what)
+        return ()
+    return rule
+
+
+RULES = {
+    **{n: _elementwise(n) for n in ("add", "sub", "mul", "lt", "gt", "eq")},
+    **{n: _same for n in ("log", "abslog", "abs", "square", "exp", "normalize", "relu", "sign", "heaviside",
+                          "reciprocal", "softmax", "sigmoid", "ones_like", "zeros_like", "greater_than_zero",
+                          "less_than_zero")},
+    **{n: _scalar for n in ("frobenius_norm", "normalized_sum", "l1_norm", "numel")},
+    **{n: _reduce2(n) for n in ("hamming_dist", "kl_div", "cosine_similarity")},
+    **{n: _matrices(n) for n in ("det", "logdet")},
+    **{n: _eig(n) for n in ("sym_eig_ratio", "eig_ratio")},
+    "matmul": shapes.matmul_shape,
+}
 
 
 _TABLE = [
@@ -45,7 +90,7 @@ _TABLE = [
     (32, "less_than_zero", 1, ops.less_than_zero), (33, "numel", 1, ops.numel),
 ]
 
-OPS = tuple(Op(i, n, a, f, (f.__doc__ or "").strip().splitlines()[0]) for i, n, a, f in _TABLE)
+OPS = tuple(Op(i, n, a, f, (f.__doc__ or "").strip().splitlines()[0], RULES[n]) for i, n, a, f in _TABLE)
 BY_NAME = {op.name: op for op in OPS}
 BY_ID = {op.id: op for op in OPS}
 

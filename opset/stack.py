@@ -1,9 +1,8 @@
 """Helpers for the stacked-operand convention (leading axis = one slice per layer)."""
-import math
-
 import torch
 
 from opset.errors import OpError
+from opset.shapes import at_least_1d, broadcast
 
 
 def check_stack(x):
@@ -34,13 +33,7 @@ def align(a, b, what):
     check_stack(b)
     if a.shape[0] != b.shape[0]:
         raise OpError(f"{what}: stacks of different length {a.shape[0]} and {b.shape[0]}")
-    sa, sb = slice_shape(a), slice_shape(b)
-    try:
-        shape = torch.broadcast_shapes(sa, sb)
-    except RuntimeError:
-        raise OpError(f"{what}: shapes {sa} and {sb} do not broadcast") from None
-    if math.prod(shape) > max(math.prod(sa), math.prod(sb)):
-        raise OpError(f"{what}: shapes {sa} and {sb} would broadcast to a larger tensor {tuple(shape)} (outer product)")
+    shape = broadcast(slice_shape(a), slice_shape(b), what)
     n = len(shape)
     return pad_to(a, n), pad_to(b, n), shape
 
@@ -52,25 +45,27 @@ def flat(x):
 
 def rows(x, what):
     """(L, n, m): each slice reshaped to (first dim, rest), as ``A.reshape(n, -1)``."""
-    s = slice_shape(x)
-    if len(s) == 0:
-        raise OpError(f"{what}: needs at least a 1-D tensor per layer, got a scalar")
+    s = at_least_1d(slice_shape(x), what)
     return x.reshape(x.shape[0], s[0], -1)
 
 
 def finite_matrices(m):
-    """(m with every non-finite matrix replaced by the identity, mask of finite ones).
+    """(m with every non-finite matrix replaced by the identity, mask of finite ones, or
+    None when all are finite).
 
     LAPACK routines behind torch.linalg can crash the process (not raise) on NaN input, so
     non-finite matrices never reach them; callers set those results to NaN."""
+    if bool(torch.isfinite(m.sum())):  # a non-finite entry makes the sum non-finite
+        return m, None
     ok = torch.isfinite(m).flatten(-2).all(-1)
-    if bool(ok.all()):
-        return m, ok
     eye = torch.eye(m.shape[-1], dtype=m.dtype, device=m.device).expand_as(m)
     return torch.where(ok[..., None, None], m, eye), ok
 
 
 def nan_where_not(ok, value):
-    """``value`` with NaN wherever ``ok`` (broadcast over trailing dims) is False."""
+    """``value`` with NaN wherever ``ok`` (broadcast over trailing dims) is False; ``value``
+    itself when ``ok`` is None (all finite)."""
+    if ok is None:
+        return value
     ok = ok.reshape(ok.shape + (1,) * (value.dim() - ok.dim()))
     return torch.where(ok, value, torch.full_like(value, float("nan")))

@@ -109,6 +109,21 @@ def test_det_logdet():
         A("logdet", torch.ones(3))
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_det_and_logdet_of_every_small_size_match_float64_lu(n):
+    g = torch.Generator().manual_seed(n)
+    m = torch.randn(4, 50, n, n, generator=g)  # sizes <= 3 use cofactors, larger ones LU
+    ref = torch.linalg.det(m.double())
+    assert torch.allclose(A("det", m).double(), ref, rtol=1e-5, atol=1e-6)
+    want = torch.where(ref > 0, ref.abs().log(), torch.zeros_like(ref))  # negative det -> 0
+    assert torch.allclose(A("logdet", m).double(), want, rtol=1e-5, atol=1e-5)
+    singular = torch.arange(1.0, 1.0 + n * n).reshape(n, n)
+    singular[-1] = singular[0] * 2 if n > 1 else 0.0  # a repeated row: det exactly 0
+    assert A("det", singular).item() == 0.0
+    assert A("logdet", singular).item() == torch.finfo(torch.float32).min  # log 0 = -inf, nan_to_num'd
+
+
+
 def test_eigen_ratios():
     # A A^T = [[5, 11], [11, 25]] for A = [[1,2],[3,4]]: eigenvalues 15 +- sqrt(221)
     a = T([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
