@@ -88,6 +88,10 @@ def test_normalize():
     assert close(A("normalize", x), [-1, 0, 1])  # mean 2, unbiased std 1
     assert close(A("normalize", T([5.0, 5.0])), [0, 0])  # std 0 -> NaN -> 0
     assert close(A("normalize", T(7.0)), 0.0)
+    big = torch.randn(2, 3, 50, generator=torch.Generator().manual_seed(0))
+    assert close(A("normalize", big * 1e20), A("normalize", big))  # squares beyond float32 range
+    ref = (big.double() - big.double().mean()) / big.double().std()
+    assert torch.allclose(A("normalize", big).double(), ref, atol=1e-6)
 
 
 def test_reductions_hand_values():
@@ -145,6 +149,9 @@ def test_hamming_kl_cosine_softmax():
     assert close(A("cosine_similarity", T([[1.0, 0.0], [1.0, 1.0]]), T([[0.0, 1.0], [2.0, 2.0]])), 1.0)
     assert close(A("softmax", T([0.0, math.log(3.0)])), [0.25, 0.75])
     assert close(A("softmax", T(5.0)), 1.0)
+    inf, nan = float("inf"), float("nan")
+    rows = T([[1.0, 2.0, 3.0], [inf, 0.0, 1.0], [-inf, -inf, -inf], [nan, 1.0, 2.0], [1e3, 1e3, -1e3], [-inf, 0.0, 0.0]])
+    assert close(A("softmax", rows), torch.softmax(rows, -1))  # same special values as torch's
 
 
 def test_broadcasting_and_mismatch():
