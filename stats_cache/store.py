@@ -200,15 +200,15 @@ class StatsStore:
             arr = g[fam]
             shapes = attrs["shapes"][fam]
             bounds = group_bounds(attrs["groups"], shapes)
+            # float16 -> float32 by torch: numpy's cast is about 14x slower
             if 2 * len(ks) >= len(FAMILIES[fam]):  # most of the family: one read of the whole array
-                whole = np.asarray(arr[...], dtype=np.float32)
+                whole = torch.from_numpy(np.ascontiguousarray(arr[...])).to(torch.float32)
                 rows = {k: whole[POSITION[k]] for k in ks}
             else:
-                rows = {k: np.asarray(arr[POSITION[k]], dtype=np.float32) for k in ks}
+                rows = {k: torch.from_numpy(np.ascontiguousarray(arr[POSITION[k]])).to(torch.float32) for k in ks}
             for k, row in rows.items():
                 for j, (idx, out) in enumerate(groups):
-                    part = row[bounds[j]:bounds[j + 1]].reshape([len(idx)] + list(shapes[j]))
-                    out[k] = torch.from_numpy(part).to(device)
+                    out[k] = row[bounds[j]:bounds[j + 1]].reshape([len(idx)] + list(shapes[j])).to(device)
         return NetworkStats(key, attrs, groups)
 
     def decoded_nbytes(self, space, key):
