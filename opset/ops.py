@@ -246,6 +246,9 @@ def kl_div(a, b):
     """KL(B || softmax-free input A) as torch's kl_div(A, B, 'batchmean'):
     sum(B * (log B - A)) / first dim, per layer -> scalar."""
     a2, b2, shape = align(a, b, "kl_div")
+    neg = flat(b2 < 0).any(-1)  # B log B is NaN for B < 0, so such a layer's sum is NaN
+    if bool(neg.all()):  # common (activations, gradients), and xlogy of negatives is slow
+        return torch.full((a2.shape[0],), float("nan"), dtype=torch.result_type(a2, b2), device=a2.device)
     terms = torch.xlogy(b2, b2) - b2 * a2
     terms = terms.expand(a2.shape[0], *shape)
     n = shape[0] if shape else 1

@@ -146,6 +146,16 @@ def test_hamming_kl_cosine_softmax():
     expect = (0.25 * math.log(0.5) + 0.75 * math.log(1.5)) / 2
     assert close(A("kl_div", logq, p), expect)
     assert close(A("kl_div", logq, p), torch.nn.functional.kl_div(logq, p, reduction="batchmean"))
+    # a negative B makes a layer's sum NaN, whether every layer has one (shortcut) or some do
+    from opset import BY_NAME
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(3, 4, 5, generator=g), torch.rand(3, 4, 5, generator=g)
+    b_all, b_some = b - 0.5, b.clone()
+    b_some[1, 2, 3] = -0.25
+    for bb in (b_all, b_some):
+        want = torch.stack([torch.nn.functional.kl_div(a[i], bb[i], reduction="batchmean") for i in range(3)])
+        assert torch.allclose(BY_NAME["kl_div"](a, bb), want, equal_nan=True)
+    assert torch.isnan(BY_NAME["kl_div"](a, b_all)).all() and torch.isnan(BY_NAME["kl_div"](a, b_some)).tolist() == [False, True, False]
     assert close(A("cosine_similarity", T([[1.0, 0.0], [1.0, 1.0]]), T([[0.0, 1.0], [2.0, 2.0]])), 1.0)
     assert close(A("softmax", T([0.0, math.log(3.0)])), [0.25, 0.75])
     assert close(A("softmax", T(5.0)), 1.0)
