@@ -16,20 +16,14 @@ from opset.errors import OpError
 def broadcast(sa, sb, what):
     """Per-slice broadcast shape of two operands; OpError when they do not broadcast or
     would broadcast to a larger tensor than either (an outer product)."""
-    n = max(len(sa), len(sb))
-    pa, pb = (1,) * (n - len(sa)) + tuple(sa), (1,) * (n - len(sb)) + tuple(sb)
-    out = []
-    for x, y in zip(pa, pb):
-        if x == y or y == 1:
-            out.append(x)
-        elif x == 1:
-            out.append(y)
-        else:
-            raise OpError(f"{what}: shapes {tuple(sa)} and {tuple(sb)} do not broadcast")
+    try:
+        out = broadcast_plain(sa, sb)
+    except ValueError:
+        raise OpError(f"{what}: shapes {tuple(sa)} and {tuple(sb)} do not broadcast") from None
     if math.prod(out) > max(math.prod(sa), math.prod(sb)):
         raise OpError(f"{what}: shapes {tuple(sa)} and {tuple(sb)} would broadcast to a larger tensor "
-                      f"{tuple(out)} (outer product)")
-    return tuple(out)
+                      f"{out} (outer product)")
+    return out
 
 
 def square_matrices(s, what):

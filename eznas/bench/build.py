@@ -18,10 +18,9 @@ from eznas.bench.train import RECIPES, train_and_test
 from eznas.rowlog import append_rows, done_archs
 from eznas.spaces import nb201
 from eznas.spaces.complexity import count_flops, count_params
+from eznas.spaces.registry import builder
 
 COLUMNS = ["arch", "accuracy", "flops", "params", "train_seconds", "seed"]
-BUILDERS = {"bench_nb201": bspaces.build_bench_nb201, "bench_nb201_noisy": bspaces.build_bench_nb201,
-            "bench_sss": bspaces.build_bench_sss, "bench_sss_noisy": bspaces.build_bench_sss}
 
 
 def sample_archs(space, n, seed):
@@ -31,12 +30,12 @@ def sample_archs(space, n, seed):
         return [nb201.product_string(i) for i in rng.sample(range(nb201.N_ARCHS), n)]
     if space in ("bench_sss", "bench_sss_noisy"):
         return [bspaces.sss_config(i) for i in rng.sample(range(len(bspaces.SSS_CHOICES) ** 5), n)]
-    raise ValueError(f"--space must be one of {sorted(BUILDERS)}, got {space!r}")
+    raise ValueError(f"--space must be one of {sorted(RECIPES)}, got {space!r}")
 
 
 def _one(space, arch, seed, data):
     torch.set_num_threads(1)
-    build = BUILDERS[space]
+    build = builder(space)  # the built-in spaces register in eznas.bench.spaces
     acc, secs = train_and_test(lambda: build(arch), data, seed, **RECIPES[space])
     net = build(arch)
     return {"arch": arch, "accuracy": f"{acc:.4f}", "flops": f"{count_flops(net, (1, 1, 8, 8)):.6f}",
@@ -50,7 +49,8 @@ def _rows(space, seed, data, archs):
 def train_many(space, archs, seed, out, jobs=1):
     """Train ``archs`` (skipping those already in ``out``), appending rows to ``out`` in
     the order of ``archs``, one network per unit of work."""
-    todo = [a for a in archs if a not in done_archs(out)]
+    done = done_archs(out)
+    todo = [a for a in archs if a not in done]
     data = load_noisy_digits_tensors() if space.endswith("_noisy") else load_digits_tensors()
     append_rows(out, COLUMNS, functools.partial(_rows, space, seed, data), todo, jobs, 1, f"train {space}")
     return len(todo)
