@@ -10,7 +10,7 @@ import math
 import numpy as np
 import torch
 
-from eznas.program import OpError, run, to_scalar
+from eznas.program import OpError, run, split_aggregate, to_scalar
 
 
 class NetBatch:
@@ -34,7 +34,10 @@ class NetBatch:
             self.stacks.append((owners, env))
 
     def scores(self, prefix, how="mean"):
-        """Per-network scores (float64 numpy); NaN where an op failed or a value is not finite."""
+        """Per-network scores (float64 numpy), per-layer scalars averaged over each network's
+        layers (summed for a ``layer_sum`` program); NaN where an op failed or a value is
+        not finite."""
+        prefix, aggregate = split_aggregate(prefix)
         sums = torch.zeros(self.n, dtype=torch.float64)
         bad = torch.zeros(self.n, dtype=torch.bool)
         for owners, env in self.stacks:
@@ -46,6 +49,6 @@ class NetBatch:
                 bad[owners] = True
                 continue
             sums.index_add_(0, owners, v)
-        out = (sums / self.counts).numpy()
+        out = (sums / self.counts if aggregate == "mean" else sums).numpy()
         out[bad.numpy() | ~np.isfinite(out)] = math.nan
         return out

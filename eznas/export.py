@@ -17,7 +17,7 @@ import opset.errors
 import opset.ops
 import opset.shapes
 import opset.stack
-from eznas.program import fold, parse
+from eznas.program import fold, parse, split_aggregate
 from opset import BY_NAME
 from stats_cache.schema import KINDS
 
@@ -41,7 +41,8 @@ def _expr(prefix):
 
 def export_source(rows, how="mean"):
     """``rows``: dicts with 'program' and optionally 'sign', 'min_tau', 'taus'."""
-    prefixes = [parse(r["program"]) for r in rows]
+    split = [split_aggregate(parse(r["program"])) for r in rows]
+    prefixes = [p for p, _ in split]
     used = sorted({t for p in prefixes for t in p if t not in KINDS})
     body = "\n".join(_module_source(m) for m in (opset.errors, opset.shapes, opset.stack, opset.ops))
     body = re.sub(r'^""".*?"""\n', "", body, flags=re.S | re.M)
@@ -49,7 +50,7 @@ def export_source(rows, how="mean"):
     body = re.sub(r"^import math\n", "", body, flags=re.M)
     table = ",\n    ".join(f"{n!r}: {BY_NAME[n].fn.__name__}" for n in used)
     funcs = []
-    for k, (r, prefix) in enumerate(zip(rows, prefixes)):
+    for k, (r, (prefix, aggregate)) in enumerate(zip(rows, split)):
         sign = float(r.get("sign", 1.0))
         taus = r.get("taus") or {}
         funcs.append(f'''
@@ -58,18 +59,22 @@ def program_{k}(layer):
     """{infix(prefix)}
 
     Program: {r["program"]}
-    Sign: {sign:+.0f}; to_scalar: {how}
+    Sign: {sign:+.0f}; to_scalar: {how}; over layers: {aggregate} (``score`` applies it)
     Fitness (minimum Kendall tau over spaces): {r.get("min_tau")}
     Evolved on: {", ".join(f"{s} (tau {t:.3f})" for s, t in taus.items()) or "-"}
     """
     L = {{k: v.unsqueeze(0) for k, v in layer.items()}}
-    return {sign!r} * _to_scalar({_expr(prefix)})''')
+    return {sign!r} * _to_scalar({_expr(prefix)})
+
+
+program_{k}.aggregate = {aggregate!r}''')
     names = ", ".join(f"program_{k}" for k in range(len(rows)))
     return f'''"""Zero-cost proxies discovered by EZNAS (exported by eznas.export); needs torch only.
 
 Each ``program_<k>(layer)`` takes one layer's statistics, a dict of the 22 tensors
 (T1_D, T2_D, T3, T4_D, T1G_D, ..., T3G_P, T4G_P; see stats_cache/schema.py), and returns a
-float; larger means better.  ``score(layers, program_0)`` averages over a network's layers.
+float; larger means better.  ``score(layers, program_0)`` combines a network's layers as
+the program says (``program_0.aggregate``: 'mean' or 'sum' over layers).
 With the eznas package: ``eznas.export.score_module(model, batch, program_0)``.
 """
 import math
@@ -100,7 +105,8 @@ PROGRAMS = [{names}]
 
 def score(layers, program=program_0):
     """Score of a network from the list of its layers' statistics (larger = better)."""
-    return sum(program(layer) for layer in layers) / len(layers)
+    total = sum(program(layer) for layer in layers)
+    return total if getattr(program, "aggregate", "mean") == "sum" else total / len(layers)
 '''
 
 
@@ -118,4 +124,5 @@ def score_module(model, batch, fn, seed=0, pattern="rcb"):
     layers = collect(model, batch, seed=seed, pattern=pattern)
     if not layers:
         raise ValueError(f"no {pattern.upper()} layers found in the model")
-    return sum(fn(s.tensors) for s in layers) / len(layers)
+    total = sum(fn(s.tensors) for s in layers)
+    return total if getattr(fn, "aggregate", "mean") == "sum" else total / len(layers)

@@ -1,7 +1,11 @@
 """Programs: canonical strings, parsing, and a stack interpreter.
 
 The canonical form is DEAP's: ``op(arg, arg)`` with terminals named by the statistics
-kinds, e.g. ``frobenius_norm(sigmoid(logdet(sign(T3G_N))))``.  Internally a program is its
+kinds, e.g. ``frobenius_norm(sigmoid(logdet(sign(T3G_N))))``.  A program may be wrapped
+at its root in a layer aggregation, ``layer_mean(...)`` (the paper: per-layer scalars
+averaged over the network's layers; the default when absent) or ``layer_sum(...)`` (summed
+over layers, so a per-layer size measure grows with depth as #params does); evolution
+chooses it.  Internally a program is its
 prefix token list; evaluation walks it backwards with an explicit stack (no eval, no
 recursion, any depth).
 """
@@ -15,6 +19,18 @@ from stats_cache.schema import KINDS
 
 _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|\(|\)|,)")
 _KINDS = frozenset(KINDS)
+AGGREGATORS = {"layer_mean": "mean", "layer_sum": "sum"}  # root-only wrappers
+
+
+def _arity(name):
+    return 1 if name in AGGREGATORS else BY_NAME[name].arity
+
+
+def split_aggregate(prefix, default="mean"):
+    """(body prefix, 'mean' or 'sum') of a program's prefix tokens."""
+    if prefix and prefix[0] in AGGREGATORS:
+        return prefix[1:], AGGREGATORS[prefix[0]]
+    return prefix, default
 
 
 class ProgramError(ValueError):
@@ -52,9 +68,11 @@ def parse(text):
         name = toks[i]
         i += 1
         out.append(name)
-        if name in BY_NAME:
+        if name in AGGREGATORS and len(out) > 1:
+            raise ProgramError(f"{name} may only wrap a whole program, in {text!r}")
+        if name in BY_NAME or name in AGGREGATORS:
             expect("(")
-            open_ops.append([name, BY_NAME[name].arity])
+            open_ops.append([name, _arity(name)])
             continue
         if name not in _KINDS:
             raise ProgramError(f"unknown op or terminal {name!r} in {text!r}")
@@ -80,7 +98,7 @@ def fold(prefix, leaf, node):
         if name in _KINDS:
             stack.append(leaf(name))
         else:
-            args = [stack.pop() for _ in range(BY_NAME[name].arity)]
+            args = [stack.pop() for _ in range(_arity(name))]
             stack.append(node(name, args))
     if len(stack) != 1:
         raise ProgramError("malformed prefix")
@@ -113,6 +131,7 @@ def infer(prefix, shapes):
     """The per-layer shape of a program's result from the per-layer shapes of its terminals
     (``shapes``: kind -> slice shape), without arithmetic; raises the OpError the program
     would raise.  Cached per (program, shapes)."""
+    prefix = split_aggregate(prefix)[0]
     shape, error = _infer(prefix, tuple(sorted((k, tuple(s)) for k, s in shapes.items())))
     if error is not None:
         raise OpError(error)
@@ -122,7 +141,9 @@ def infer(prefix, shapes):
 def run(prefix, env):
     """Evaluate prefix tokens on ``env`` (kind -> stacked tensor (L, ...)); returns the
     result.  Raises OpError when an op cannot apply; such a program is recognised from the
-    layer shapes (``infer``) before any op runs."""
+    layer shapes (``infer``) before any op runs.  A root aggregation wrapper is ignored
+    here (it acts across layers; see ``split_aggregate``)."""
+    prefix = split_aggregate(prefix)[0]
     infer(prefix, {k: v.shape[1:] for k, v in env.items()})
     return fold(prefix, env.__getitem__, lambda name, args: BY_NAME[name](*args))
 
@@ -139,24 +160,39 @@ def to_scalar(value, how="mean"):
     raise ValueError(f"to_scalar must be 'mean' or 'l2', got {how!r}")
 
 
-def score_network(prefix, groups, how="mean", aggregate="mean"):
-    """Score of one network: the program on every layer group, per-layer scalars, then
-    their mean over layers (the engine's definition) or, with ``aggregate="sum"``, their
-    sum.  ``groups``: list of (layer indices, env).  Returns a float (may be NaN / inf;
-    callers decide) or raises OpError."""
-    if aggregate not in ("mean", "sum"):
-        raise ValueError(f"aggregate must be 'mean' or 'sum', got {aggregate!r}")
-    total, n = 0.0, 0
+def layer_values(prefix, groups, how="mean"):
+    """Per-layer scalars of a program on one network, in group order (float64 tensor).
+    ``groups``: list of (layer indices, env).  Raises OpError."""
+    vals = []
     for idx, env in groups:
         per_layer = to_scalar(run(prefix, env), how)
         if per_layer.shape[0] != len(idx):
             raise OpError("program result lost the layer axis")
-        total += float(per_layer.sum())
-        n += len(idx)
-    if n == 0:
+        vals.append(per_layer)
+    if not vals:
         raise OpError("network has no layers")
-    return total / n if aggregate == "mean" else total
+    return torch.cat(vals)
 
 
-__all__ = ["parse", "fold", "format_prefix", "canonical", "kinds_used", "infer", "run", "to_scalar", "score_network",
-           "ProgramError", "OpError"]
+def aggregate_layers(values, aggregate="mean"):
+    """A network's score from its per-layer scalars: their mean (the paper) or sum."""
+    if aggregate not in ("mean", "sum"):
+        raise ValueError(f"aggregate must be 'mean' or 'sum', got {aggregate!r}")
+    total = float(values.sum())
+    return total / len(values) if aggregate == "mean" else total
+
+
+def score_network(prefix, groups, how="mean", aggregate="mean"):
+    """Score of one network: the program on every layer group, per-layer scalars, then
+    their mean over layers (the engine's definition) or, with ``aggregate="sum"``, their
+    sum; a program wrapped in ``layer_sum`` / ``layer_mean`` uses its own.  ``groups``:
+    list of (layer indices, env).  Returns a float (may be NaN / inf; callers decide) or
+    raises OpError."""
+    if aggregate not in ("mean", "sum"):
+        raise ValueError(f"aggregate must be 'mean' or 'sum', got {aggregate!r}")
+    body, aggregate = split_aggregate(prefix, aggregate)
+    return aggregate_layers(layer_values(body, groups, how), aggregate)
+
+
+__all__ = ["parse", "split_aggregate", "AGGREGATORS", "fold", "format_prefix", "canonical", "kinds_used", "infer", "run", "to_scalar", "score_network",
+           "layer_values", "aggregate_layers", "ProgramError", "OpError"]

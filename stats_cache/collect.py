@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from stats_cache.layers import find_layers
-from stats_cache.schema import FAMILIES, FAMILY_OF, INPUTS
+from stats_cache.schema import DEFINITIONS, FAMILIES, FAMILY_OF, INPUTS, inputs_needed
 
 
 def make_inputs(data, seed, noise_scale=0.1):
@@ -28,34 +28,67 @@ class LayerStats:
     tensors: dict  # kind -> tensor (float32, CPU)
 
     def shapes(self):
-        return tuple(tuple(self.tensors[fam[0]].shape) for fam in FAMILIES.values())
+        return tuple(next((tuple(self.tensors[k].shape) for k in fam if k in self.tensors), None)
+                     for fam in FAMILIES.values())
 
 
-def _capture(layers, store):
+def _capture(layers, store, want):
+    """Forward hooks recording T1 / T2 / T4 and gradient hooks recording T1G / T2G / T4G of
+    every layer into ``store[k]`` (see stats_cache.schema.DEFINITIONS); only the tensor
+    names in ``want`` are kept."""
     handles = []
 
-    def on(kind_fwd, kind_grad, k):
+    def relu_hook(k):
         def hook(mod, inp, out):
-            t = inp[0] if kind_fwd == "T1" else out
-            store[k][kind_fwd] = t.detach().clone()
-            if t.requires_grad:
-                t.register_hook(lambda g: store[k].__setitem__(kind_grad, g.detach().clone()))
+            store[k]["#T1"] = inp[0]  # shape for a gradient that never arrives (not kept after the pass)
+            if "T1" in want:
+                store[k]["T1"] = inp[0].detach().clone()
+            if out.requires_grad and "T1G" in want:  # grad_input of the ReLU: its grad_output where the input is > 0
+                on = inp[0].detach() > 0
+                out.register_hook(lambda g: store[k].__setitem__("T1G", g.detach() * on))
+        return hook
+
+    def out_hook(kind, k):
+        def hook(mod, inp, out):
+            store[k]["#" + kind] = out
+            if kind in want:
+                store[k][kind] = out.detach().clone()
+            if out.requires_grad and kind + "G" in want:  # grad_output: the total gradient of the module's output tensor
+                out.register_hook(lambda g: store[k].__setitem__(kind + "G", g.detach().clone()))
         return hook
 
     for k, l in enumerate(layers):
-        handles.append(l.relu.register_forward_hook(on("T1", "T1G", k)))
-        handles.append(l.conv.register_forward_hook(on("T2", "T2G", k)))
-        handles.append(l.bn.register_forward_hook(on("T4", "T4G", k)))
+        handles.append(l.relu.register_forward_hook(relu_hook(k)))
+        handles.append(l.conv.register_forward_hook(out_hook("T2", k)))
+        handles.append(l.bn.register_forward_hook(out_hook("T4", k)))
     return handles
 
 
-def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_scale=0.1):
+def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_scale=0.1, inputs=INPUTS, kinds=None):
     """Return a list of ``LayerStats`` (one per layer, execution order) with the 22 kinds.
 
     ``data``: the batch D (B, C, H, W).  ``labels``: if given, the backward signal is
     cross-entropy against them, else the sum of the outputs.  ``device``: torch device
-    (default: the data's).
+    (default: the data's).  ``inputs``: the passes to run (a subset of D, N, P; P needs D);
+    only their kinds are returned (``stats_cache.schema.inputs_needed`` finds the passes a
+    set of kinds needs).  ``kinds``: keep only these kinds (default: all of the passes run),
+    which saves most of the time and memory when a program reads one or two.  The model's
+    train/eval mode is restored afterwards.
     """
+    if kinds is not None:
+        kinds = set(kinds)
+        bad = kinds - set(FAMILY_OF)
+        if bad:
+            raise ValueError(f"unknown kinds {sorted(bad)}")
+        inputs = inputs_needed(kinds)
+        # P kinds are stored as P minus D, so their D counterparts are recorded too
+        kinds |= {k[:-1] + "D" for k in kinds if k.endswith("_P")}
+    unknown = set(inputs) - set(INPUTS)
+    if unknown or not inputs:
+        raise ValueError(f"inputs must be a non-empty subset of {INPUTS}, got {inputs!r}")
+    if "P" in inputs and "D" not in inputs:
+        inputs = ("D",) + tuple(inputs)
+    passes = tuple(x for x in INPUTS if x in inputs)
     device = torch.device(device) if device is not None else data.device
     model = model.to(device)
     data = data.to(device)
@@ -64,16 +97,18 @@ def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_
     inplace = [getattr(r, "inplace", False) for r in relus]
     for r in relus:
         r.inplace = False  # T1 must be the ReLU's input as it was
-    inputs = make_inputs(data, seed, noise_scale)
+    batches = make_inputs(data, seed, noise_scale)
     out = [dict() for _ in layers]
+    was_training = model.training
     model.train()
     try:
-        for x in INPUTS:
+        for x in passes:
             cur = [dict() for _ in layers]
-            handles = _capture(layers, cur)
+            want = {t for t in DEFINITIONS if kinds is None or f"{t}_{x}" in kinds}
+            handles = _capture(layers, cur, want)
             try:
                 model.zero_grad(set_to_none=True)
-                y = model(inputs[x])
+                y = model(batches[x])
                 loss = F.cross_entropy(y, labels.to(device)) if labels is not None else y.sum()
                 loss.backward()
             finally:
@@ -82,14 +117,19 @@ def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_
             for k, l in enumerate(layers):
                 c = cur[k]
                 for t in ("T1", "T2", "T4"):
-                    c.setdefault(t + "G", torch.zeros_like(c[t]))
-                c["T3G"] = l.conv.weight.grad.detach().clone() if l.conv.weight.grad is not None else torch.zeros_like(l.conv.weight)
+                    ref = c.pop("#" + t)
+                    if t + "G" in want and t + "G" not in c:  # no gradient reached it: zeros
+                        c[t + "G"] = torch.zeros(ref.shape, dtype=ref.dtype, device=ref.device)
+                if "T3G" in want:
+                    g = l.conv.weight.grad
+                    c["T3G"] = g.detach().clone() if g is not None else torch.zeros_like(l.conv.weight)
                 for t, v in c.items():
                     out[k][f"{t}_{x}"] = v
-            if x == "D":
+            if x == passes[0] and (kinds is None or "T3" in kinds):
                 for k, l in enumerate(layers):
                     out[k]["T3"] = l.conv.weight.detach().clone()
     finally:
+        model.train(was_training)
         for r, ip in zip(relus, inplace):
             r.inplace = ip
         model.zero_grad(set_to_none=True)
@@ -99,7 +139,8 @@ def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_
         for kind in list(t):
             if kind.endswith("_P"):
                 t[kind] = t[kind] - t[kind[:-1] + "D"]
-        stats.append(LayerStats(l.name, {kind: t[kind].float().cpu() for kind in FAMILY_OF}))
+        stats.append(LayerStats(l.name, {kind: t[kind].float().cpu() for kind in FAMILY_OF
+                                         if kind in t and (kinds is None or kind in kinds)}))
     return stats
 
 
@@ -113,4 +154,5 @@ def group_indices(stats):
 
 def group_layers(stats):
     """Group layers by identical shapes: list of (layer indices, stacked tensors)."""
-    return [(idx, {k: torch.stack([stats[i].tensors[k] for i in idx]) for k in FAMILY_OF}) for idx in group_indices(stats)]
+    kinds = [k for k in FAMILY_OF if k in stats[0].tensors] if stats else []
+    return [(idx, {k: torch.stack([stats[i].tensors[k] for i in idx]) for k in kinds}) for idx in group_indices(stats)]

@@ -33,7 +33,7 @@ import torch
 import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
-from stats_cache.schema import FAMILIES, FAMILY_OF, POSITION, SCHEMA_VERSION
+from stats_cache.schema import FAMILIES, FAMILY_OF, POSITION, SCHEMA_CHANGES, SCHEMA_VERSION
 
 
 class StoreError(ValueError):
@@ -83,7 +83,11 @@ class StatsStore:
             raise
         attrs = dict(self.root.attrs)
         if attrs and attrs.get("schema_version") != SCHEMA_VERSION:
-            raise SchemaError(f"{self.url}: schema version {attrs.get('schema_version')} but this engine reads {SCHEMA_VERSION}")
+            got = attrs.get("schema_version")
+            what = "; ".join(f"schema {v}: {SCHEMA_CHANGES[v]}" for v in sorted(SCHEMA_CHANGES)
+                             if not isinstance(got, int) or v > got)
+            raise SchemaError(f"{self.url}: schema version {got} but this engine reads {SCHEMA_VERSION} "
+                              f"(changed since: {what}); collect the statistics again into a new store")
         if mode == "r" and not attrs:
             raise StoreError(f"{self.url}: not a statistics store (no schema_version)")
         if mode == "a" and not attrs:

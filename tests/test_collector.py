@@ -57,21 +57,75 @@ def test_shapes_weights_and_hooks_removed():
 
 
 def _explicit(net, inp, layer_idx):
-    """Recompute one layer's tensors with plain autograd (no collector code)."""
+    """Recompute one layer's tensors with plain autograd (no collector code), from the
+    definitions in stats_cache.schema: T1G = d loss / d ReLU output * (ReLU input > 0)."""
     layers = find_layers(net, inp)
     l = layers[layer_idx]
     saved = {}
-    h1 = l.relu.register_forward_hook(lambda m, i, o: saved.__setitem__("T1", i[0]))
+    h0 = l.relu.register_forward_hook(lambda m, i, o: saved.update(T1=i[0], R=o))
     h2 = l.conv.register_forward_hook(lambda m, i, o: saved.__setitem__("T2", o))
     h3 = l.bn.register_forward_hook(lambda m, i, o: saved.__setitem__("T4", o))
     net.zero_grad(set_to_none=True)
     net.train()
     out = net(inp)
-    for h in (h1, h2, h3):
+    for h in (h0, h2, h3):
         h.remove()
-    grads = torch.autograd.grad(out.sum(), [saved["T1"], saved["T2"], saved["T4"], l.conv.weight])
+    g_r, g_t1, g2, g4, g3 = torch.autograd.grad(out.sum(), [saved["R"], saved["T1"], saved["T2"], saved["T4"], l.conv.weight])
     return {"T1": saved["T1"].detach(), "T2": saved["T2"].detach(), "T4": saved["T4"].detach(),
-            "T1G": grads[0], "T2G": grads[1], "T4G": grads[2], "T3G": grads[3]}
+            "T1G": g_r * (saved["T1"].detach() > 0), "T1_total": g_t1, "T2G": g2, "T4G": g4, "T3G": g3}
+
+
+class TwoConsumers(nn.Module):
+    """h = BN(conv(x)) feeds two ReLU-Conv-BN edges and a skip connection, so the total
+    gradient of h differs from the gradient through either ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4))
+        self.a = nn.Sequential(nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4))
+        self.b = nn.Sequential(nn.ReLU(), nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4))
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        h = self.stem(x)
+        y = self.a(h) + 2.0 * self.b(h) + h
+        return self.head(y.mean((2, 3)))
+
+
+def test_t1g_is_the_gradient_through_the_relu_not_the_input_tensors_total():
+    torch.manual_seed(0)
+    net = TwoConsumers()
+    d = torch.randn(2, 1, 6, 6)
+    stats = collect(net, d, seed=4)
+    assert len(stats) == 2
+    inputs = make_inputs(d, 4)
+    for li in (0, 1):
+        ref = _explicit(net, inputs["D"], li)
+        got = stats[li].tensors["T1G_D"]
+        assert torch.allclose(got, ref["T1G"], atol=1e-6)
+        # the two definitions differ here, so the check above can tell them apart
+        assert not torch.allclose(got, ref["T1_total"], atol=1e-3)
+        for t in ("T1", "T2", "T4", "T2G", "T4G", "T3G"):
+            assert torch.allclose(stats[li].tensors[f"{t}_D"], ref[t], atol=1e-6), t
+
+
+def test_only_the_asked_passes_run_and_they_equal_the_full_collection():
+    torch.manual_seed(0)
+    net = TwoConsumers()
+    d = torch.randn(2, 1, 6, 6)
+    full = collect(net, d, seed=2)
+    only_n = collect(net, d, seed=2, inputs=("N",))
+    assert set(only_n[0].tensors) == {k for k in KINDS if k.endswith("_N")} | {"T3"}
+    for a, b in zip(full, only_n):
+        for k, v in b.tensors.items():
+            assert torch.equal(v, a.tensors[k]), k
+    assert set(collect(net, d, seed=2, inputs=("P",))[0].tensors) == {k for k in KINDS if k[-2:] in ("_D", "_P")} | {"T3"}
+
+
+def test_collect_restores_eval_mode():
+    net = TwoConsumers().eval()
+    collect(net, torch.randn(2, 1, 6, 6))
+    assert not net.training and not any(m.training for m in net.modules())
 
 
 def test_gradients_and_perturbed_difference_match_explicit_autograd():
