@@ -39,9 +39,10 @@ class BatchSizeError(ValueError):
 def check_batch(name, batch_size):
     need = MIN_BATCH.get(name, 1)
     if batch_size < need:
+        why = {"naswot": "its kernel is then 1x1 and the score the log of the number of ReLU units",
+               "jacob_cov": "the correlation matrix of one Jacobian is 1x1 and the score a constant"}[name]
         raise BatchSizeError(f"proxy {name} compares the inputs of a batch and is meaningless at batch size "
-                             f"{batch_size} (naswot's kernel is then 1x1, its score the log of the number of ReLU "
-                             f"units); use --batch-size >= {need} (its paper uses {BATCH_SIZE[name]})")
+                             f"{batch_size} ({why}); use --batch-size >= {need} (its paper uses {BATCH_SIZE[name]})")
 
 
 def _weights(model):

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from tqdm import tqdm
 
+from eznas.baselines import BASELINES
 from eznas.spaces.complexity import count_flops, count_params
 from eznas.spaces.sources import SPACES, default_data, input_shape, load_ground_truth
 from stats_cache.collect import collect
@@ -64,9 +65,10 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
             model = gt.build(gt.archs[i])
             flops = gt.columns["flops"][i] if "flops" in gt.columns else count_flops(model, (1, c, size, size))
             params = gt.columns["params"][i] if "params" in gt.columns else count_params(model)
+            synflow = BASELINES["synflow"](model, data)  # before the passes (it reads BN running statistics)
             stats = collect(model, data, seed=seed * 1_000_003 + i, pattern=cfg["pattern"], device=device)
             attrs = {"arch": gt.archs[i], "index": int(i), "accuracy": float(gt.accuracy[i]), "flops": float(flops),
-                     "params": float(params), "seed": seed, "batch_size": cfg["batch_size"]}
+                     "params": float(params), "synflow": float(synflow), "seed": seed, "batch_size": cfg["batch_size"]}
             while len(pending) >= 2:  # bound the statistics waiting to be written
                 nbytes += pending.pop(0).result()
                 written += 1

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from eznas import metrics
-from eznas.baselines import BASELINES
+from eznas.baselines import BASELINES, BATCH_SIZE, check_batch
 from eznas.collect import resolve_device, sample_indices
 from eznas.rowlog import append_rows, done_archs
 from eznas.spaces.benchmarks import NUM_CLASSES
@@ -49,7 +49,7 @@ def make_scorer(proxy):
             raise ValueError(f"--proxy {proxy}: no function {fname or 'program_0'} (not an exported programs file)")
         from eznas.export import score_module
 
-        return lambda model, x, y=None: score_module(model, x[:1], fn)
+        return lambda model, x, y=None: score_module(model, x, fn)
     from eznas.program import ProgramError, parse
 
     try:
@@ -145,7 +145,9 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=None, help="networks (default: all for NB201, 4000 otherwise)")
     p.add_argument("--out", required=True, help="CSV of (arch, score, accuracy, flops, params)")
     p.add_argument("--data", default=None)
-    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"inputs per batch (default: 1, as EZNAS; {', '.join(f'{k} {v}' for k, v in BATCH_SIZE.items())}, "
+                        "as their papers use)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--jobs", type=int, default=1, help="processes (CPU), each scoring chunks of networks")
@@ -153,6 +155,10 @@ def main(argv=None):
     try:
         gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
         make_scorer(a.proxy)
+        a.batch_size = a.batch_size if a.batch_size is not None else BATCH_SIZE.get(a.proxy, 1)
+        if a.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {a.batch_size}")
+        check_batch(a.proxy, a.batch_size)
         if a.jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
     except (ValueError, OSError) as e:

@@ -22,7 +22,7 @@ def fake_layers(rng, acc, n_layers=3):
     return layers
 
 
-def make_store(url, spaces=("a", "b"), n=12, seed=0):
+def make_store(url, spaces=("a", "b"), n=20, seed=0):
     rng = np.random.default_rng(seed)
     store = StatsStore(url, "a", config={"synthetic": True, "dtype": "float32"})
     for s in spaces:

@@ -48,3 +48,32 @@ def test_jacob_cov_of_a_network_cut_off_from_its_input():
     v = BASELINES["jacob_cov"](net, torch.randn(4, 1, 8, 8))
     k = 1e-5
     assert v == -4 * (torch.log(torch.tensor(k, dtype=torch.float64)) + 1 / k).item()  # all eigenvalues 0
+
+
+def test_eznas_a_forms_read_their_terminals_on_the_whole_batch():
+    from eznas.baselines import EZNAS_A, EZNAS_A_PAPER, eznas_a, eznas_a_paper, eznas_a_sum
+    from eznas.program import parse, score_network
+    from stats_cache.collect import collect, group_layers
+
+    assert EZNAS_A.endswith("(T1G_D))))") and EZNAS_A_PAPER.endswith("(T3G_N))))")
+    x = torch.randn(3, 1, 8, 8)
+    torch.manual_seed(1)
+    net = build_bench_nb201(ARCH)
+    groups = group_layers(collect(net, x, seed=0))  # all 22 kinds, whole batch
+    n_layers = sum(len(i) for i, _ in groups)
+    assert eznas_a(net, x) == score_network(parse(EZNAS_A), groups)
+    assert eznas_a_paper(net, x) == score_network(parse(EZNAS_A_PAPER), groups)
+    assert abs(eznas_a_sum(net, x) - n_layers * eznas_a(net, x)) < 1e-9 * abs(eznas_a_sum(net, x))
+    # the batch is used: the first image alone gives another value
+    assert eznas_a(net, x) != eznas_a(net, x[:1])
+
+
+def test_batch_comparing_proxies_refuse_batch_one():
+    import pytest
+
+    from eznas.baselines import BatchSizeError
+
+    net = build_bench_nb201(ARCH)
+    for name in ("naswot", "jacob_cov"):
+        with pytest.raises(BatchSizeError, match=name):
+            BASELINES[name](net, torch.randn(1, 1, 8, 8))

@@ -12,7 +12,7 @@ PROGRAMS = ["normalized_sum(T3)", "l1_norm(T1G_D)", "frobenius_norm(sigmoid(logd
 
 
 def test_dask_cluster_gives_the_local_fitness(synthetic_store):
-    task = Task(synthetic_store, seed=0)
+    task = Task(synthetic_store, seed=0, validation_nets=6)
     sample = task.sample(1, 4, 10)
     local, _ = evaluate(PROGRAMS, synthetic_store, sample, task.accuracy, jobs=1)
     with distributed.LocalCluster(host="127.0.0.1", n_workers=2, threads_per_worker=1, processes=True,

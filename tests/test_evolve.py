@@ -13,7 +13,7 @@ from eznas.parallel import score_items
 
 
 def test_known_correlation_signed(synthetic_store):
-    task = Task(synthetic_store, seed=0)
+    task = Task(synthetic_store, seed=0, validation_nets=6)
     sample = task.sample(0, 4, 8)
     assert set(sample) == {"a", "b"} and all(len(v) == 8 for v in sample.values())
     fits, taus = evaluate(["normalized_sum(T3)", "sub(zeros_like(T3), T3)", "numel(T3)", "reciprocal(zeros_like(T3))"],
@@ -25,7 +25,7 @@ def test_known_correlation_signed(synthetic_store):
 
 
 def test_results_do_not_depend_on_workers(synthetic_store):
-    task = Task(synthetic_store)
+    task = Task(synthetic_store, validation_nets=6)
     items = [(s, k) for s, ks in task.full().items() for k in ks]
     progs = ["l1_norm(T1G_D)", "frobenius_norm(sigmoid(logdet(sign(T3G_N))))", "hamming_dist(T2_D, T4_N)"]
     one = score_items(synthetic_store, progs, items, jobs=1)
@@ -35,13 +35,13 @@ def test_results_do_not_depend_on_workers(synthetic_store):
 
 def _cfg(tmp_path, name, generations=3):
     return Config(generations=generations, population=8, mu=4, lambda_=8, spaces_per_gen=2, nets_per_space=6,
-                  task_nets=12, max_depth=5, seed=3, run_dir=str(tmp_path / name))
+                  task_nets=20, validation_nets=6, max_depth=5, seed=3, run_dir=str(tmp_path / name))
 
 
 def _run(cfg, store):
     run = RunDir(cfg.run_dir)
     run.write_config(cfg.to_dict())
-    evo = Evolution(cfg, Task(store, seed=cfg.seed), run, progress=False)
+    evo = Evolution(cfg, Task(store, seed=cfg.seed, validation_nets=cfg.validation_nets), run, progress=False)
     pop, hof = evo.run_all()
     return evo, [str(i) for i in pop], [i.fitness.values[0] for i in pop]
 
@@ -49,7 +49,7 @@ def _run(cfg, store):
 def test_population_valid_and_log_and_checkpoint(tmp_path, synthetic_store):
     cfg = _cfg(tmp_path, "r1")
     evo, pop, fits = _run(cfg, synthetic_store)
-    task = Task(synthetic_store, seed=cfg.seed)
+    task = Task(synthetic_store, seed=cfg.seed, validation_nets=cfg.validation_nets)
     assert len(pop) == cfg.population and all(task.valid(p) for p in pop)
     assert all(-1 <= f <= 1 for f in fits)
     log = open(os.path.join(cfg.run_dir, "log.csv")).read().splitlines()
@@ -92,7 +92,7 @@ def test_two_plus_resume_two_equals_four_and_cli_smoke(tmp_path, synthetic_store
     from eznas.evolve.__main__ import main
 
     common = ["--store", synthetic_store, "--population", "8", "--mu", "4", "--lambda", "8", "--nets-per-space", "6",
-              "--task-nets", "12", "--max-depth", "5", "--seed", "5", "--quiet", "--runs-root", str(tmp_path)]
+              "--task-nets", "20", "--validation-nets", "6", "--max-depth", "5", "--seed", "5", "--quiet", "--runs-root", str(tmp_path)]
     main(common + ["--generations", "4", "--name", "four"])
     main(common + ["--generations", "2", "--name", "two"])
     out = capsys.readouterr().out

@@ -20,7 +20,10 @@ def test_parse_format_round_trip_and_deap_strings():
         ind = tb.individual()
         assert canonical(str(ind)) == str(ind)
         assert str(from_string(str(ind))) == str(ind)
-    assert len(PSET.primitives[PSET.ret]) == 34 and len(PSET.terminals[PSET.ret]) == 22
+    from eznas.evolve.primitives import Tensor
+
+    assert len(PSET.primitives[Tensor]) == 34 and len(PSET.terminals[Tensor]) == 22
+    assert sorted(p.name for p in PSET.primitives[PSET.ret]) == ["layer_mean", "layer_sum"]
 
 
 @pytest.mark.parametrize("bad", ["add(T1_D)", "nope(T1_D)", "T1_X", "sigmoid(T1_D", "sigmoid(T1_D) T3", "add(T1_D T3)"])
@@ -62,7 +65,8 @@ def test_eznas_a_round_trips_through_string_interpreter_and_export(tmp_path):
     net = build_bench_nb201("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|")
     x = torch.randn(1, 1, 8, 8)
     stats = collect(net, x, seed=0)
-    assert canonical(str(from_string(EZNAS_A))) == EZNAS_A
+    assert canonical(str(from_string(EZNAS_A))) == f"layer_mean({EZNAS_A})"  # no wrapper = mean over layers
+    assert score_network(parse(f"layer_mean({EZNAS_A})"), group_layers(stats)) == score_network(parse(EZNAS_A), group_layers(stats))
     interpreted = score_network(parse(EZNAS_A), group_layers(stats))
     # by hand: per layer mean of sigmoid(logdet(sign(T3G_N))) over the (k x k) filters, then Frobenius norm
     manual = []
@@ -71,7 +75,8 @@ def test_eznas_a_round_trips_through_string_interpreter_and_export(tmp_path):
         manual.append(torch.linalg.vector_norm(torch.sigmoid(ld)).item())
     assert interpreted == pytest.approx(sum(manual) / len(manual), rel=1e-6)
     path = export_file(str(tmp_path / "programs.py"), [{"program": EZNAS_A, "sign": 1.0, "min_tau": 0.5, "taus": {"a": 0.5}},
-                                                      {"program": "l1_norm(T1G_D)", "sign": -1.0}])
+                                                      {"program": "l1_norm(T1G_D)", "sign": -1.0},
+                                                      {"program": "layer_sum(l1_norm(T1G_D))", "sign": 1.0}])
     spec = importlib.util.spec_from_file_location("exported", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -80,6 +85,10 @@ def test_eznas_a_round_trips_through_string_interpreter_and_export(tmp_path):
     assert score_module(net, x, mod.program_0) == pytest.approx(interpreted, rel=1e-9)
     l1 = score_network(parse("l1_norm(T1G_D)"), group_layers(stats))
     assert mod.score([s.tensors for s in stats], mod.program_1) == pytest.approx(-l1, rel=1e-9)
+    summed = score_network(parse("layer_sum(l1_norm(T1G_D))"), group_layers(stats))
+    assert summed == pytest.approx(l1 * len(stats), rel=1e-9) and mod.program_2.aggregate == "sum"
+    assert mod.score([s.tensors for s in stats], mod.program_2) == pytest.approx(summed, rel=1e-9)
+    assert score_module(net, x, mod.program_2) == pytest.approx(summed, rel=1e-9)
     assert infix(parse("add(mul(T3, T1_D), sigmoid(T3))")) == "(T3 * T1_D) + sigmoid(T3)"
     src = open(path).read()
     for dep in ("import eznas", "from eznas", "import opset", "from opset", "import stats_cache", "from stats_cache"):

@@ -1,3 +1,4 @@
+import numpy as np
 import csv
 import json
 import os
@@ -72,7 +73,23 @@ def test_bad_strings_and_files_name_the_problem(tmp_path):
     with pytest.raises(B.GroundTruthError, match="bad.csv.*'arch'"):
         B.load_table(str(bad), "nb201", "cifar10")
     with pytest.raises(ValueError, match="ground-truth"):
-        load_ground_truth("nb201", "cifar10", None)
+        load_ground_truth("nats_sss", "cifar10", None)
+    nan = tmp_path / "nan.csv"
+    nan.write_text("arch,accuracy\na,1\nb,nan\n")
+    with pytest.raises(B.GroundTruthError, match="nan.csv.*row 2"):
+        B.load_table(str(nan), "bench_sss", "digits")
+
+
+def test_shipped_nb201_table_equals_the_benchmark_file():
+    import os
+
+    shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "benchmarks", "nb201", "nb201_test_accuracy.csv")
+    for ds, best in (("cifar10", 94.37), ("cifar100", 73.51), ("imagenet16-120", 47.31)):
+        gt = load_ground_truth("nb201", ds)  # no path: the table shipped in the package
+        assert len(gt) == 15625 and round(float(gt.accuracy.max()), 2) == best
+        if os.path.exists(shared):
+            ref = B.load_nb201_csv(shared, ds)
+            assert ref.archs == gt.archs and np.array_equal(ref.accuracy, gt.accuracy)
 
 
 def test_portable_table_and_nds_json(tmp_path):

@@ -20,7 +20,7 @@ from eznas.evolve.task import Task
 
 FLAGS = {"generations": int, "population": int, "tournament": int, "mu": int, "lambda_": int, "cxpb": float,
          "mutpb": float, "min_depth": int, "max_depth": int, "spaces_per_gen": int, "nets_per_space": int,
-         "task_nets": int, "seed": int, "jobs": int, "backend": str, "scheduler": str, "store": str,
+         "task_nets": int, "validation_nets": int, "filter_nets": int, "seed": int, "jobs": int, "backend": str, "scheduler": str, "store": str,
          "to_scalar": str, "hof_size": int, "batch_mb": int, "cache_mb": int}
 
 
@@ -37,6 +37,9 @@ def parse_args(argv):
     p.add_argument("--name", help="run directory name (default: the start time)")
     p.add_argument("--spaces", help="comma-separated store keys (default: all in the store)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--test", action="append", metavar="SPACE:DATASET:N",
+                   help="a held-out test set scored after the run, disjoint from the task's networks, e.g. "
+                        "nb201:imagenet16-120:500 (repeatable; statistics streamed, nothing stored)")
     for k, t in FLAGS.items():
         p.add_argument("--" + k.rstrip("_").replace("_", "-"), dest=k, type=t)
     return p.parse_args(argv)
@@ -62,11 +65,15 @@ def main(argv=None):
             over = {k: getattr(a, k) for k in FLAGS}
             if a.spaces:
                 over["spaces"] = a.spaces.split(",")
+            if a.test:
+                over["tests"] = a.test
             builtin = not (a.config or a.store)
             if builtin:
                 from eznas.evolve import builtin as B
 
                 over = {**B.DEFAULTS, **{k: v for k, v in over.items() if v is not None}}
+                if over.get("tests") is None:
+                    over["tests"] = B.DEFAULT_TESTS
                 over["store"] = B.DEFAULT_STORE
             cfg = Config.from_sources(a.config, over)
             if builtin:
@@ -74,7 +81,7 @@ def main(argv=None):
             run = RunDir.new(a.runs_root, a.name)
             cfg.run_dir = run.path
             run.write_config(cfg.to_dict())
-        task = Task(cfg.store, cfg.spaces, cfg.task_nets, cfg.validation_nets, cfg.seed)
+        task = Task(cfg.store, cfg.spaces, cfg.task_nets, cfg.validation_nets, cfg.seed, cfg.filter_nets)
     except (ValueError, OSError) as e:
         sys.exit(f"error: {e}")
     print(f"run directory: {run.path}; spaces: {', '.join(task.spaces)} "
@@ -86,12 +93,15 @@ def main(argv=None):
         print(f"\ninterrupted: generation {evo.gen} was not finished; the checkpoint holds the last finished one."
               f"\nresume with: python -m eznas.evolve --resume {run.path}")
         sys.exit(130)
-    rows = finish(cfg, task, run, pop, hof)
-    print(f"\nbest programs (Kendall tau on all {sum(len(v) for v in task.nets.values())} task networks):")
+    rows, md = finish(cfg, task, run, pop, hof, log=lambda m: print(m, flush=True))
+    print("\nbest programs, ranked on validation networks the search never used (min tau over spaces):")
     for r in rows[:5]:
-        print(f"  min tau {r['min_tau']:+.3f}  {json.dumps({k: round(v, 3) for k, v in r['taus'].items()})}  {r['program']}")
-    print(f"\nexported programs (program_0 = best): {run.file('programs.py')}")
-    print(f"log, checkpoint, hall of fame, fitness plot: {run.path}")
+        print(f"  {r['function'] or '':9s} validation {r['validation_min_tau']:+.3f}  search {r['search_min_tau']:+.3f}  "
+              f"{r['program']}")
+    print("\nheld-out Kendall tau, programs beside baselines on the same networks:")
+    print(md)
+    print(f"\nexported programs (program_0 = best on validation): {run.file('programs.py')}")
+    print(f"log, checkpoint, hall of fame, held-out table, fitness plot: {run.path}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ Start: ``population`` random valid programs.  Each generation g:
 3. the current population and the new programs are evaluated on the sample (each distinct
    program once, network-major); programs invalid on the sample are dropped;
 4. the next population is the ``mu`` best plus ``population - mu`` chosen by tournament.
+Selection sees only the task's search networks.  The validation tau of each generation's
+best program is logged (``best_validation``) for the plot and never used by selection.
 A checkpoint (population, hall of fame, random state, log) is written atomically after
 every generation, so a resumed run continues exactly as an uninterrupted one.
 """
@@ -34,6 +36,7 @@ class Evolution:
         self.log = []
         self.pop = []
         self.gen = -1
+        self._fit_cache = {}  # (program, sample) -> fitness: with all search networks the sample never changes
 
     # ---- helpers ------------------------------------------------------------------
     def random_valid(self, n):
@@ -49,17 +52,23 @@ class Evolution:
 
     def assign(self, inds, sample):
         """Evaluate each distinct program once; returns the individuals valid on the sample."""
+        skey = repr(sorted(sample.items()))
         texts = sorted({str(i) for i in inds})
-        fits, _ = evaluate(texts, self.task.store_url, sample, self.task.accuracy, self.cfg.jobs, self.cfg.to_scalar,
-                           **self.cfg.memory())
-        by_text = dict(zip(texts, fits))
+        todo = [t for t in texts if (t, skey) not in self._fit_cache]
+        if todo:
+            fits, _ = evaluate(todo, self.task.store_url, sample, self.task.accuracy, self.cfg.jobs, self.cfg.to_scalar,
+                               **self.cfg.memory())
+            if len(self._fit_cache) > 200_000:
+                self._fit_cache.clear()
+            self._fit_cache.update({(t, skey): f for t, f in zip(todo, fits)})
+        by_text = {t: self._fit_cache[(t, skey)] for t in texts}
         kept = []
         for ind in inds:
             f = by_text[str(ind)]
             if f is not None:
                 ind.fitness.values = (f,)
                 kept.append(ind)
-        return kept, len(texts)
+        return kept, len(todo)
 
     def state(self):
         st = random.getstate()
@@ -88,7 +97,10 @@ class Evolution:
     def _record(self, t0, n_off, n_valid_off, n_eval):
         fits = [i.fitness.values[0] for i in self.pop]
         best = max(self.pop, key=lambda i: i.fitness.values[0])
+        vfit, _ = evaluate([str(best)], self.task.store_url, self.task.held_out(), self.task.accuracy, 1,
+                           self.cfg.to_scalar, **self.cfg.memory())
         self.log.append({"gen": self.gen, "best": round(max(fits), 6), "median": round(statistics.median(fits), 6),
+                         "best_validation": round(vfit[0], 6) if vfit[0] is not None else "",
                          "valid_offspring": n_valid_off, "offspring": n_off, "evaluated": n_eval,
                          "seconds": round(time.perf_counter() - t0, 3), "best_program": str(best)})
         self.run.save_checkpoint(self.state())

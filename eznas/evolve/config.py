@@ -15,9 +15,10 @@ class Config:
     min_depth: int = 2
     max_depth: int = 10
     spaces_per_gen: int = 4  # s
-    nets_per_space: int = 20  # networks per space per generation
-    task_nets: int = 80  # networks per space in the task dataset
-    validation_nets: int = 2  # per space, fixed, for the validity filter
+    nets_per_space: int = 0  # search networks per space per generation; 0 = all (BENCHMARKS: fitness noise)
+    task_nets: int = 80  # networks per space in the task dataset (search + validation)
+    validation_nets: int = 20  # per space, held out of the search: final ranking and reported figures only
+    filter_nets: int = 2  # per space, search networks of the validity filter
     to_scalar: str = "mean"
     seed: int = 0
     jobs: int = 1
@@ -25,6 +26,7 @@ class Config:
     scheduler: str = ""
     store: str = ""  # statistics store URL; empty: the built-in default store in the run dir
     spaces: list = field(default_factory=list)  # store keys; empty: every space in the store
+    tests: list = field(default_factory=list)  # held-out test sets 'space:dataset:n', streamed after the run
     hof_size: int = 10
     batch_mb: int = 256  # statistics gathered per evaluation batch (per worker)
     cache_mb: int = 512  # decoded networks kept between generations (per worker)
@@ -45,20 +47,44 @@ class Config:
         if unknown:
             raise ValueError(f"unknown config keys {unknown} (known: {sorted(names)})")
         cfg = cls(**data)
-        cfg.check()
+        cfg.check()  # before anything is written
         return cfg
 
     def check(self):
-        if self.population < 2 or self.generations < 0:
-            raise ValueError("population must be >= 2 and generations >= 0")
-        if not 0 <= self.cxpb + self.mutpb <= 1:
-            raise ValueError("cxpb + mutpb must lie in [0, 1] (DEAP varOr)")
-        if not 1 <= self.min_depth <= self.max_depth:
-            raise ValueError("need 1 <= min_depth <= max_depth")
+        """Type- and range-check every field; the message names the field."""
+        for f in fields(self):
+            v = getattr(self, f.name)
+            want = {"int": int, "float": (int, float), "str": str, "list": list}[f.type if isinstance(f.type, str) else f.type.__name__]
+            if isinstance(v, bool) or not isinstance(v, want):
+                raise ValueError(f"config field {f.name!r} must be {f.type if isinstance(f.type, str) else f.type.__name__}, "
+                                 f"got {v!r}")
+        ranges = {"generations": (0, None), "population": (2, None), "tournament": (1, None), "mu": (1, None),
+                  "lambda_": (2, None), "min_depth": (1, None), "max_depth": (1, None), "spaces_per_gen": (1, None),
+                  "nets_per_space": (0, None), "task_nets": (10, None), "validation_nets": (3, None),
+                  "filter_nets": (1, None), "jobs": (1, None), "hof_size": (1, None), "batch_mb": (1, None),
+                  "cache_mb": (1, None), "cxpb": (0, 1), "mutpb": (0, 1)}
+        for name, (lo, hi) in ranges.items():
+            v = getattr(self, name)
+            if v < lo or (hi is not None and v > hi):
+                raise ValueError(f"config field {name!r} must be {'>= ' + str(lo) if hi is None else f'in [{lo}, {hi}]'}, got {v!r}")
+        if self.cxpb + self.mutpb > 1:
+            raise ValueError("config fields 'cxpb' + 'mutpb' must not exceed 1 (DEAP varOr)")
+        if self.min_depth > self.max_depth:
+            raise ValueError("config field 'min_depth' must not exceed 'max_depth'")
         if self.mu > self.population:
-            raise ValueError("mu cannot exceed population")
+            raise ValueError("config field 'mu' must not exceed 'population'")
+        if self.validation_nets > self.task_nets - 8:
+            raise ValueError(f"config field 'validation_nets' ({self.validation_nets}) must leave at least 8 search "
+                             f"networks of 'task_nets' ({self.task_nets})")
         if self.to_scalar not in ("mean", "l2"):
-            raise ValueError("to_scalar must be 'mean' or 'l2'")
+            raise ValueError("config field 'to_scalar' must be 'mean' or 'l2'")
+        for t in self.tests:
+            parts = str(t).split(":")
+            if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 3:
+                raise ValueError(f"config field 'tests': {t!r} is not SPACE:DATASET:N with N >= 3 "
+                                 "(e.g. nb201:imagenet16-120:500)")
+        if self.backend not in ("loky", "threading", "sequential", "dask"):
+            raise ValueError(f"config field 'backend' must be loky, threading, sequential or dask, got {self.backend!r}")
 
     def memory(self):
         return {"budget_mb": self.batch_mb, "cache_mb": self.cache_mb}

@@ -1,34 +1,100 @@
-"""After the loop: full-task evaluation of the hall of fame, export, plot, summary."""
+"""After the loop: the hall of fame ranked on validation networks, semantic duplicates
+dropped, export, held-out table (programs beside #params, FLOPs, synflow and EZNAS-A on
+validation networks and on test sets outside the task), plot, summary."""
 import numpy as np
 
+from eznas import heldout
 from eznas.export import export_file
 from eznas.fitness import evaluate
+from eznas.parallel import score_items
+
+N_TABLE = 3  # programs shown in the held-out table
 
 
-def finish(cfg, task, run, pop, hof, n_export=5):
-    best_final = max(pop, key=lambda i: i.fitness.values[0])
-    texts = []
-    for ind in [best_final] + list(hof):
-        if str(ind) not in texts:
-            texts.append(str(ind))
-    fits, taus = evaluate(texts, task.store_url, task.full(), task.accuracy, cfg.jobs, cfg.to_scalar, **cfg.memory())
-    rows = []
-    for text, f, t in zip(texts, fits, taus):
-        if f is None:
+def _distinct(texts, task, cfg):
+    """Drop programs whose scores on every validation network equal a previous one's."""
+    items = [(s, k) for s, ks in task.held_out().items() for k in ks]
+    scores = score_items(task.store_url, texts, items, cfg.jobs, cfg.to_scalar, **cfg.memory())
+    kept, seen = [], []
+    for t, sc in zip(texts, scores):
+        if any(np.allclose(sc, o, rtol=1e-9, atol=0, equal_nan=True) for o in seen):
             continue
-        rows.append({"program": text, "min_tau": f, "taus": t, "mean_tau": float(np.mean(list(t.values())))})
-    rows.sort(key=lambda r: -r["min_tau"])
+        seen.append(sc)
+        kept.append(t)
+    return kept
+
+
+def finish(cfg, task, run, pop, hof, n_export=5, log=print):
+    cands = []
+    for ind in sorted(pop, key=lambda i: -i.fitness.values[0]) + list(hof):
+        if str(ind) not in cands:
+            cands.append(str(ind))
+    s_fits, s_taus = evaluate(cands, task.store_url, task.full(), task.accuracy, cfg.jobs, cfg.to_scalar, **cfg.memory())
+    v_fits, v_taus = evaluate(cands, task.store_url, task.held_out(), task.accuracy, cfg.jobs, cfg.to_scalar,
+                              **cfg.memory())
+    rows = []
+    for text, sf, st, vf, vt in zip(cands, s_fits, s_taus, v_fits, v_taus):
+        if sf is None or vf is None:
+            continue
+        rows.append({"program": text, "validation_min_tau": vf, "validation_taus": vt, "search_min_tau": sf,
+                     "search_taus": st, "mean_tau": float(np.mean(list(st.values())))})
+    # ranked on networks selection never saw; ties broken by the search fitness
+    rows.sort(key=lambda r: (-r["validation_min_tau"], -r["search_min_tau"]))
+    keep = set(_distinct([r["program"] for r in rows], task, cfg))
+    rows = [r for r in rows if r["program"] in keep]
     for k, r in enumerate(rows):
         r["sign"] = 1.0 if r["mean_tau"] >= 0 else -1.0
         r["function"] = f"program_{k}" if k < n_export else None
+        r["min_tau"] = r["validation_min_tau"]
+        r["taus"] = r["validation_taus"]
     if rows:
         export_file(run.file("programs.py"), rows[:n_export], cfg.to_scalar)
-    run.write_json("hall_of_fame.json", {"task_networks": {s: len(v) for s, v in task.nets.items()}, "programs": rows})
-    plot(run)
-    return rows
+    shown = {f"program_{k}": r["program"] for k, r in enumerate(rows[:N_TABLE])}
+    results = {f"{s} validation": v for s, v in
+               heldout.validation_taus(task, shown, cfg.to_scalar, cfg.jobs, **cfg.memory()).items()}
+    tests = run_tests(cfg, task, shown, log)
+    results.update(tests)
+    summary = {"task_networks": {s: {"search": len(task.nets[s]), "validation": len(task.validation[s])} for s in task.spaces},
+               "ranking": "validation min tau (networks never used by selection); ties by search fitness",
+               "held_out": results, "programs": rows}
+    run.write_json("hall_of_fame.json", summary)
+    md = heldout.table(results, list(shown))
+    with open(run.file("heldout.md"), "w") as f:
+        f.write(md + "\n")
+    plot(run, results)
+    return rows, md
 
 
-def plot(run):
+def run_tests(cfg, task, programs, log=print):
+    """Held-out test sets named in ``cfg.tests`` ('space:dataset:n'), disjoint from every
+    task network of that space."""
+    from eznas.spaces.sources import load_ground_truth
+    from stats_cache.store import StatsStore
+
+    out = {}
+    if not cfg.tests or not programs:
+        return out
+    store = StatsStore(task.store_url, "r")
+    archs = task.all_archs()
+    for spec in cfg.tests:
+        space, dataset, n = heldout.parse_test(spec)
+        gt = load_ground_truth(space, dataset)
+        same = [s for s in task.spaces if heldout.base_space(s) == space]
+        exclude = set().union(*(archs[s] for s in same)) if same else set()
+        data_cfg = dict(store.space_config(same[0])) if same else {}
+        if not data_cfg:
+            from eznas.spaces.sources import default_data
+
+            data_cfg = {"data": default_data(space), "batch_size": 1, "pattern": "rcb"}
+        data_cfg["seed"] = cfg.seed
+        idx = heldout.pick_test_indices(gt, n, exclude, cfg.seed)
+        log(f"test set {spec}: {n} networks outside the task's {len(exclude)} (statistics streamed)")
+        rows = heldout.stream_test(gt, idx, programs, data_cfg, cfg.to_scalar, cfg.jobs)
+        out[f"{space}/{dataset} test"] = heldout.taus_of_rows(rows, list(programs) + list(heldout.BASELINE_NAMES))
+    return out
+
+
+def plot(run, results=None):
     try:
         import matplotlib
 
@@ -43,12 +109,22 @@ def plot(run):
     if not rows:
         return None
     g = [int(r["gen"]) for r in rows]
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(g, [float(r["best"]) for r in rows], marker="o", label="best")
-    ax.plot(g, [float(r["median"]) for r in rows], marker=".", label="median")
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    ax.plot(g, [float(r["best"]) for r in rows], marker="o", label="best fitness (search networks, min tau over spaces)")
+    ax.plot(g, [float(r["median"]) for r in rows], marker=".", label="median fitness (search networks)")
+    val = [(x, float(r["best_validation"])) for x, r in zip(g, rows) if r.get("best_validation") not in (None, "")]
+    if val:
+        ax.plot(*zip(*val), marker="s", label="that best program on validation networks (min tau)")
+    if results:
+        vals = [v for k, v in results.items() if k.endswith("validation")]
+        for name, style in (("params", ":"), ("eznas_a", "--")):
+            taus = [v.get(name, np.nan) for v in vals]
+            if taus and np.all(np.isfinite(taus)):
+                ax.axhline(min(taus), ls=style, color="gray", label=f"{name} on validation networks (min tau)")
     ax.set_xlabel("generation")
-    ax.set_ylabel("fitness (min Kendall tau)")
-    ax.legend()
+    ax.set_ylabel("Kendall tau")
+    ax.set_title("fitness per generation; validation never used by selection", fontsize=9)
+    ax.legend(fontsize=6.5, loc="lower right")
     fig.tight_layout()
     path = run.file("fitness.png")
     fig.savefig(path, dpi=100)

@@ -31,7 +31,7 @@ def versions():
 
 
 class RunDir:
-    LOG_COLUMNS = ["gen", "best", "median", "valid_offspring", "offspring", "evaluated", "seconds", "best_program"]
+    LOG_COLUMNS = ["gen", "best", "median", "best_validation", "valid_offspring", "offspring", "evaluated", "seconds", "best_program"]
 
     def __init__(self, path):
         self.path = path

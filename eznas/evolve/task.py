@@ -1,16 +1,27 @@
-"""The evolution task dataset: up to ``task_nets`` networks per space from the store,
-per-generation samples fixed by (seed, generation), and the validity filter."""
+"""The evolution task: per space, up to ``task_nets`` networks of the store split into
+*search* networks (per-generation fitness; selection sees only these) and *validation*
+networks (never used by selection; they rank the final hall of fame and give every
+figure reported as a result).  Also the validity filter, which rejects programs that fail
+and programs whose score reads only layer shapes.
+"""
 import random
 
 import numpy as np
+import torch
 
 from eznas.batch import NetBatch
 from eznas.program import parse
 from stats_cache.store import StatsStore
 
 
+def _randomised(groups, seed):
+    """The same layer groups with every tensor's values replaced by Gaussian noise."""
+    g = torch.Generator().manual_seed(seed)
+    return [(idx, {k: torch.randn(v.shape, generator=g, dtype=v.dtype) for k, v in env.items()}) for idx, env in groups]
+
+
 class Task:
-    def __init__(self, store_url, spaces=None, task_nets=80, validation_nets=2, seed=0):
+    def __init__(self, store_url, spaces=None, task_nets=80, validation_nets=20, seed=0, filter_nets=2):
         self.store_url = store_url
         store = StatsStore(store_url, "r")
         self.spaces = list(spaces) if spaces else store.spaces()
@@ -18,25 +29,64 @@ class Task:
         if missing:
             raise ValueError(f"store {store_url} has no complete networks for spaces {missing} (has {store.spaces()})")
         self.seed = seed
-        self.nets, self.accuracy = {}, {}
+        self.nets, self.validation, self.accuracy, self.attrs = {}, {}, {}, {}
         for s in self.spaces:
             keys = store.networks(s)
             if len(keys) > task_nets:
                 keys = sorted(random.Random(f"task-{seed}-{s}").sample(keys, task_nets))
-            self.nets[s] = keys
-            self.accuracy[s] = {k: float(store.attrs(s, k)["accuracy"]) for k in keys}
-        # the validity filter's networks, held in memory (bounded: validation_nets per space)
-        self._valid = NetBatch([store.read_network(s, k).groups for s in self.spaces for k in self.nets[s][:validation_nets]])
+            if len(keys) < validation_nets + 8:
+                raise ValueError(f"space {s!r} of {store_url} has {len(keys)} networks: too few for "
+                                 f"{validation_nets} validation + at least 8 search networks (collect more, or lower "
+                                 f"validation_nets)")
+            held = set(random.Random(f"validation-{seed}-{s}").sample(keys, validation_nets))
+            self.nets[s] = [k for k in keys if k not in held]
+            self.validation[s] = [k for k in keys if k in held]
+            self.attrs[s] = {k: store.attrs(s, k) for k in keys}
+            self.accuracy[s] = {k: float(a["accuracy"]) for k, a in self.attrs[s].items()}
+            bad = [k for k, v in self.accuracy[s].items() if not np.isfinite(v)]
+            if bad:
+                raise ValueError(f"space {s!r} of {store_url}: network {bad[0]} has accuracy {self.accuracy[s][bad[0]]} "
+                                 "(accuracies must be finite)")
+        # the validity filter's networks (search networks only), held in memory, and the same
+        # networks with random values: a program scoring both alike reads only shapes
+        groups = [store.read_network(s, k).groups for s in self.spaces for k in self.nets[s][:filter_nets]]
+        self._valid = NetBatch(groups)
+        self._noise = [NetBatch([_randomised(g, seed * 7919 + r * 104729 + j) for j, g in enumerate(groups)]) for r in (1, 2)]
 
     def sample(self, gen, spaces_per_gen, nets_per_space):
-        """{space: [keys]} for generation ``gen``; the same for every individual."""
+        """{space: [keys]} of search networks for generation ``gen``; the same for every
+        individual.  ``nets_per_space`` 0 (or more than there are): all search networks."""
         rng = random.Random(f"sample-{self.seed}-{gen}")
         spaces = self.spaces if len(self.spaces) <= spaces_per_gen else sorted(rng.sample(self.spaces, spaces_per_gen))
-        return {s: sorted(rng.sample(self.nets[s], min(nets_per_space, len(self.nets[s])))) for s in spaces}
+        out = {}
+        for s in spaces:
+            n = len(self.nets[s]) if nets_per_space <= 0 else min(nets_per_space, len(self.nets[s]))
+            out[s] = list(self.nets[s]) if n == len(self.nets[s]) else sorted(rng.sample(self.nets[s], n))
+        return out
 
     def full(self):
+        """Every search network."""
         return dict(self.nets)
 
+    def held_out(self):
+        """Every validation network."""
+        return dict(self.validation)
+
+    def all_archs(self):
+        """{space key: set of architecture ids} of every task network (search and validation)."""
+        return {s: {str(a.get("arch")) for a in self.attrs[s].values()} for s in self.spaces}
+
     def valid(self, program, how="mean"):
-        """True when the program runs and gives finite scores on the validation networks."""
-        return bool(np.all(np.isfinite(self._valid.scores(parse(str(program)), how))))
+        """True when the program gives finite scores on the filter networks and its scores
+        depend on the statistics' values, not only on their shapes."""
+        prefix = parse(str(program))
+        real = self._valid.scores(prefix, how)
+        if not np.all(np.isfinite(real)):
+            return False
+        return not shape_only(real, [b.scores(prefix, how) for b in self._noise])
+
+
+def shape_only(real, noisy):
+    """True when scores on random values equal the scores on real statistics (to rounding):
+    the program cannot depend on values (a mean of a softmax is 1/width; numel; ones_like)."""
+    return all(np.allclose(real, n, rtol=1e-7, atol=1e-12) for n in noisy)

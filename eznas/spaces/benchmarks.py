@@ -78,7 +78,10 @@ def _read_rows(path):
         except ImportError:
             raise GroundTruthError(f"{path}: reading Parquet needs pandas (pip install pandas pyarrow)") from None
         return pd.read_parquet(path).to_dict("records")
-    with open(path, newline="") as f:
+    import gzip
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
         raise GroundTruthError(f"{path}: no rows")
@@ -87,9 +90,14 @@ def _read_rows(path):
 
 def _floats(rows, col, path):
     try:
-        return np.array([float(r[col]) for r in rows], dtype=np.float64)
+        out = np.array([float(r[col]) for r in rows], dtype=np.float64)
     except (KeyError, ValueError, TypeError) as e:
         raise GroundTruthError(f"{path}: column {col!r} missing or not numeric ({e})") from None
+    bad = np.flatnonzero(~np.isfinite(out))
+    if len(bad):  # one NaN accuracy would make every Kendall tau of a search undefined
+        raise GroundTruthError(f"{path}: column {col!r} has {len(bad)} non-finite values (first at data row "
+                               f"{int(bad[0]) + 1}: {rows[bad[0]][col]!r}); accuracies must be finite numbers")
+    return out
 
 
 def load_table(path, space, dataset, **build_kwargs):

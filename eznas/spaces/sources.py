@@ -4,6 +4,8 @@ import os
 from eznas.spaces import benchmarks as B
 
 PACKAGE_DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
+# NAS-Bench-201 accuracy table shipped with the package (see eznas/data/SOURCES.md)
+NB201_PACKAGED = os.path.join(PACKAGE_DATA, "nb201.csv.gz")
 BUILTIN = ("bench_nb201", "bench_nb201_noisy", "bench_sss", "bench_sss_noisy")
 SPACES = ("nb201", "nats_sss", "nds_darts", "nds_amoeba", "nds_enas", "nds_pnas", "nds_nasnet") + BUILTIN
 
@@ -16,13 +18,20 @@ def load_ground_truth(space, dataset=None, path=None):
         return B.load_table(path, space, dataset or "digits")
     if space not in SPACES:
         raise ValueError(f"unknown space {space!r}; choose from {SPACES}")
+    if not path and space == "nb201":
+        return B.load_nb201_csv(NB201_PACKAGED, dataset or "cifar10")
     if not path:
         raise ValueError(f"--ground-truth PATH is needed for space {space!r} (a table, the official benchmark file or NDS JSON)")
     if space.startswith("nds_"):
         return B.load_nds_json(path, space[4:])
     dataset = dataset or "cifar10"
-    if path.endswith((".csv", ".parquet")):
-        rows_head = open(path).readline() if path.endswith(".csv") and os.path.exists(path) else ""
+    if path.endswith((".csv", ".csv.gz", ".parquet")):
+        if path.endswith(".gz") and os.path.exists(path):
+            import gzip
+
+            rows_head = gzip.open(path, "rt").readline()
+        else:
+            rows_head = open(path).readline() if path.endswith(".csv") and os.path.exists(path) else ""
         if "ArchitectureString" in rows_head:
             return B.load_nb201_csv(path, dataset)
         return B.load_table(path, space, dataset)

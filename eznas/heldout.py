@@ -1,0 +1,131 @@
+"""Figures on networks the search never used: the task's validation networks (read from
+the store) and test sets streamed from a benchmark (build -> statistics -> scores, nothing
+stored), disjoint from every task network.  Every program is shown beside #params, FLOPs,
+synflow and EZNAS-A (released: mean and sum over layers; paper text) on the same networks.
+
+A test set is named ``space:dataset:n`` (e.g. ``nb201:imagenet16-120:500``); its
+statistics are collected as the store collected the task's networks of that space (data,
+batch size, seed scheme), or with the space's defaults at batch 1.
+"""
+import functools
+import random
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+
+from eznas.baselines import BASELINES, EZNAS_A, EZNAS_A_PAPER
+from eznas.batch import NetBatch
+from eznas.metrics import kendall
+from eznas.parallel import score_items
+from eznas.program import kinds_used, parse
+from eznas.spaces.complexity import count_flops, count_params
+from stats_cache.collect import collect, group_layers
+
+# baselines that are programs over the stored statistics (mean / sum over layers in the name)
+PROGRAM_BASELINES = {"eznas_a": f"layer_mean({EZNAS_A})", "eznas_a_sum": f"layer_sum({EZNAS_A})",
+                     "eznas_a_paper": f"layer_mean({EZNAS_A_PAPER})"}
+ATTR_BASELINES = ("params", "flops", "synflow")  # recorded per network at collection
+BASELINE_NAMES = ATTR_BASELINES + tuple(PROGRAM_BASELINES)
+
+
+def base_space(store_key):
+    """'nb201-imagenet16-120' -> 'nb201' (space names hold no '-')."""
+    return store_key.split("-", 1)[0]
+
+
+def _tau(scores, acc):
+    s, a = np.asarray(scores, dtype=float), np.asarray(acc, dtype=float)
+    ok = np.isfinite(s)
+    if ok.sum() < 3 or np.ptp(s[ok]) == 0:
+        return float("nan")
+    return kendall(s[ok], a[ok])
+
+
+def validation_taus(task, programs, how="mean", jobs=1, **memory):
+    """{space: {"n": networks, name: Kendall tau}} on the task's validation networks for
+    ``programs`` {name: program string} and every baseline (NaN where a network failed
+    are left out; a baseline missing from the store's records is absent)."""
+    out = {}
+    names = list(programs) + list(PROGRAM_BASELINES)
+    texts = [programs[n] for n in programs] + list(PROGRAM_BASELINES.values())
+    for space, keys in task.held_out().items():
+        acc = [task.accuracy[space][k] for k in keys]
+        scores = score_items(task.store_url, texts, [(space, k) for k in keys], jobs, how, **memory)
+        row = {"n": len(keys)}
+        row.update({n: _tau(sc, acc) for n, sc in zip(names, scores)})
+        for b in ATTR_BASELINES:
+            vals = [task.attrs[space][k].get(b) for k in keys]
+            if all(v is not None for v in vals):
+                row[b] = _tau(vals, acc)
+        out[space] = row
+    return out
+
+
+def parse_test(spec):
+    """'space:dataset:n' -> (space, dataset, n), with a message naming the argument."""
+    parts = spec.split(":")
+    if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 3:
+        raise ValueError(f"--test {spec!r}: expected SPACE:DATASET:N with N >= 3, e.g. nb201:imagenet16-120:500")
+    return parts[0], parts[1], int(parts[2])
+
+
+def pick_test_indices(gt, n, exclude, seed):
+    """``n`` indices of ``gt`` whose architectures are not in ``exclude``, fixed by ``seed``."""
+    pool = [i for i, a in enumerate(gt.archs) if str(a) not in exclude]
+    if len(pool) < n:
+        raise ValueError(f"{gt.space}/{gt.dataset}: only {len(pool)} networks outside the task set, {n} asked")
+    return sorted(random.Random(f"test-{seed}-{gt.space}-{gt.dataset}").sample(pool, n))
+
+
+def _stream_rows(programs, gt, data_cfg, how, items):
+    from eznas.spaces.sources import input_shape
+    from stats_cache.data import load_batch
+
+    torch.set_num_threads(1)
+    c, size = input_shape(gt.space, gt.dataset)
+    seed = data_cfg["seed"]
+    x = load_batch(data_cfg["data"], data_cfg["batch_size"], size, seed)
+    prefixes = {n: parse(t) for n, t in programs.items()}
+    kinds = {k for p in prefixes.values() for k in kinds_used(p)}
+    rows = []
+    for i in items:
+        torch.manual_seed(seed * 1_000_003 + i)
+        model = gt.build(gt.archs[i])
+        row = {"index": i, "accuracy": float(gt.accuracy[i]), "params": count_params(model),
+               "flops": count_flops(model, (1, c, size, size)), "synflow": BASELINES["synflow"](model, x)}
+        stats = collect(model, x, seed=seed * 1_000_003 + i, pattern=data_cfg.get("pattern", "rcb"), kinds=kinds)
+        batch = NetBatch([group_layers(stats)])
+        row.update({n: float(batch.scores(p, how)[0]) for n, p in prefixes.items()})
+        rows.append(row)
+    return rows
+
+
+def stream_test(gt, indices, programs, data_cfg, how="mean", jobs=1, chunk=20):
+    """Rows {index, accuracy, params, flops, synflow, <program names>, <EZNAS-A forms>} for
+    networks ``indices`` of ``gt``, statistics collected on the fly as ``data_cfg``
+    (data, batch_size, seed, pattern) says."""
+    progs = {**programs, **PROGRAM_BASELINES}
+    work = functools.partial(_stream_rows, progs, gt, data_cfg, how)
+    chunks = [indices[k:k + chunk] for k in range(0, len(indices), chunk)]
+    if jobs == 1:
+        parts = [work(c) for c in chunks]
+    else:
+        parts = Parallel(n_jobs=jobs)(delayed(work)(c) for c in chunks)
+    return [r for p in parts for r in p]
+
+
+def taus_of_rows(rows, names):
+    acc = [r["accuracy"] for r in rows]
+    return {"n": len(rows), **{n: _tau([r[n] for r in rows], acc) for n in names}}
+
+
+def table(results, program_names):
+    """Markdown table: one row per validation space / test set, programs then baselines."""
+    cols = list(program_names) + list(BASELINE_NAMES)
+    lines = ["| networks (never used by the search) | n | " + " | ".join(cols) + " |",
+             "|---|---|" + "---|" * len(cols)]
+    for label, row in results.items():
+        cells = [f"{row[c]:.3f}" if c in row and np.isfinite(row[c]) else "-" for c in cols]
+        lines.append(f"| {label} | {row['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
