@@ -42,24 +42,28 @@ def _tau(scores, acc):
     return kendall(s[ok], a[ok])
 
 
-def validation_taus(task, programs, how="mean", jobs=1, **memory):
-    """{space: {"n": networks, name: Kendall tau}} on the task's validation networks for
-    ``programs`` {name: program string} and every baseline (NaN where a network failed
-    are left out; a baseline missing from the store's records is absent)."""
-    out = {}
+def stored_taus(store_url, space, keys, accuracy, attrs, programs, how="mean", jobs=1, **memory):
+    """{"n": networks, name: Kendall tau} on stored networks ``keys`` of ``space`` for
+    ``programs`` {name: program string} and every baseline (networks where a program
+    fails are left out for it; a baseline missing from the networks' records is absent)."""
     names = list(programs) + list(PROGRAM_BASELINES)
     texts = [programs[n] for n in programs] + list(PROGRAM_BASELINES.values())
-    for space, keys in task.held_out().items():
-        acc = [task.accuracy[space][k] for k in keys]
-        scores = score_items(task.store_url, texts, [(space, k) for k in keys], jobs, how, **memory)
-        row = {"n": len(keys)}
-        row.update({n: _tau(sc, acc) for n, sc in zip(names, scores)})
-        for b in ATTR_BASELINES:
-            vals = [task.attrs[space][k].get(b) for k in keys]
-            if all(v is not None for v in vals):
-                row[b] = _tau(vals, acc)
-        out[space] = row
-    return out
+    acc = [accuracy[k] for k in keys]
+    scores = score_items(store_url, texts, [(space, k) for k in keys], jobs, how, **memory)
+    row = {"n": len(keys)}
+    row.update({n: _tau(sc, acc) for n, sc in zip(names, scores)})
+    for b in ATTR_BASELINES:
+        vals = [attrs[k].get(b) for k in keys]
+        if all(v is not None for v in vals):
+            row[b] = _tau(vals, acc)
+    return row
+
+
+def validation_taus(task, programs, how="mean", jobs=1, **memory):
+    """{space: stored_taus(...)} on the task's validation networks."""
+    return {space: stored_taus(task.store_url, space, keys, task.accuracy[space], task.attrs[space], programs, how,
+                               jobs, **memory)
+            for space, keys in task.held_out().items()}
 
 
 def parse_test(spec):

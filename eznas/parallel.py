@@ -16,8 +16,6 @@ from eznas.batch import NetBatch
 from eznas.program import kinds_used, parse
 
 _STORES = {}
-_CACHE = OrderedDict()  # (url, space, key) -> groups with all 22 kinds, least recently used first
-_CACHE_BYTES = [0]
 CACHE_MB = 1024
 
 
@@ -33,24 +31,52 @@ def _nbytes(groups):
     return sum(v.numel() * v.element_size() for _, env in groups for v in env.values())
 
 
+class NetworkCache:
+    """Per-process LRU of decoded statistics, kept per (network, kind): a program that
+    reads two kinds of a NB201 network holds 2/22 of it, so a whole search's networks
+    usually fit.  Networks are evicted least recently used first."""
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self):
+        self.entries = OrderedDict()  # (url, space, key) -> (layer indices per group, {kind: [tensor per group]})
+        self.nbytes = 0
+
+    def get(self, url, space, key, kinds, cache_mb):
+        ck = (url, space, key)
+        idx, have = self.entries.get(ck, (None, {}))
+        missing = [k for k in kinds if k not in have]
+        if missing:
+            groups = open_store(url).read_network(space, key, missing).groups
+            idx = [i for i, _ in groups]
+            add = {}
+            for k in missing:
+                ts = [env[k] for _, env in groups]
+                if ts and ts[0].untyped_storage().nbytes() > sum(t.numel() for t in ts) * ts[0].element_size():
+                    ts = [t.clone() for t in ts]  # a view of a whole-family read: keep only this kind
+                add[k] = ts
+            size = sum(t.numel() * t.element_size() for ts in add.values() for t in ts)
+            if size * 4 > cache_mb * 2**20:  # too big to keep: use once
+                return [(i, {k: (have.get(k) or add[k])[j] for k in kinds}) for j, i in enumerate(idx)]
+            have = {**have, **add}
+            self.nbytes += size
+        self.entries[ck] = (idx, have)
+        self.entries.move_to_end(ck)
+        while self.nbytes > cache_mb * 2**20 and len(self.entries) > 1:
+            _, (_, old) = self.entries.popitem(last=False)
+            self.nbytes -= sum(t.numel() * t.element_size() for ts in old.values() for t in ts)
+        return [(i, {k: have[k][j] for k in kinds}) for j, i in enumerate(idx)]
+
+
+_CACHE = NetworkCache()
+
+
 def read_groups(url, space, key, kinds, cache_mb=CACHE_MB):
-    """A network's groups restricted to ``kinds``, through a per-process LRU cache of at
-    most ``cache_mb``.  A network larger than a quarter of the cache is read (only
-    ``kinds``) and not kept; the size is known from metadata before reading."""
-    ck = (url, space, key)
-    if ck in _CACHE:
-        _CACHE.move_to_end(ck)
-        return [(idx, {k: env[k] for k in kinds}) for idx, env in _CACHE[ck]]
-    store = open_store(url)
-    if store.decoded_nbytes(space, key) * 4 > cache_mb * 2**20:
-        return store.read_network(space, key, kinds).groups
-    groups = store.read_network(space, key).groups
-    _CACHE[ck] = groups
-    _CACHE_BYTES[0] += _nbytes(groups)
-    while _CACHE_BYTES[0] > cache_mb * 2**20:
-        _, old = _CACHE.popitem(last=False)
-        _CACHE_BYTES[0] -= _nbytes(old)
-    return [(idx, {k: env[k] for k in kinds}) for idx, env in groups]
+    """A network's groups restricted to ``kinds``, through this process's cache of at most
+    ``cache_mb`` (kinds not yet cached are read; a network whose kinds exceed a quarter of
+    the cache is read and not kept)."""
+    return _CACHE.get(url, space, key, kinds, cache_mb)
 
 
 BUDGET_MB = 512

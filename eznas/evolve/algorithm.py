@@ -50,6 +50,21 @@ class Evolution:
                 out.append(ind)
         return out
 
+    def seeded(self):
+        """The config's seed programs that pass the validity filter (a program string that
+        does not parse is an error naming it)."""
+        from eznas.program import ProgramError
+
+        out = []
+        for text in self.cfg.seed_programs:
+            try:
+                ind = from_string(text)
+            except (ProgramError, KeyError) as e:
+                raise ValueError(f"config field 'seed_programs': {text!r} is not a program ({e})") from None
+            if self.task.valid(ind, self.cfg.to_scalar) and str(ind) not in {str(o) for o in out}:
+                out.append(ind)
+        return out
+
     def assign(self, inds, sample):
         """Evaluate each distinct program once; returns the individuals valid on the sample."""
         skey = repr(sorted(sample.items()))
@@ -119,7 +134,8 @@ class Evolution:
             if self.gen < 0:
                 t0 = time.perf_counter()
                 self.gen = 0
-                pop = self.random_valid(cfg.population)
+                pop = self.seeded()
+                pop += self.random_valid(cfg.population - len(pop))
                 self.pop, n_eval = self.assign(pop, self.task.sample(0, cfg.spaces_per_gen, cfg.nets_per_space))
                 self.pop += self._refill(cfg.population - len(self.pop), 0)
                 self.hof.update(self.pop)

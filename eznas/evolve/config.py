@@ -3,6 +3,11 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 
 
+SEED_PROGRAMS = ("layer_mean(frobenius_norm(sigmoid(logdet(sign(T1G_D)))))",
+                 "layer_sum(frobenius_norm(sigmoid(logdet(sign(T1G_D)))))",
+                 "layer_mean(frobenius_norm(sigmoid(logdet(sign(T3G_N)))))")
+
+
 @dataclass
 class Config:
     generations: int = 15
@@ -26,10 +31,13 @@ class Config:
     scheduler: str = ""
     store: str = ""  # statistics store URL; empty: the built-in default store in the run dir
     spaces: list = field(default_factory=list)  # store keys; empty: every space in the store
+    # programs placed in the first population (then evolved like any other); default: EZNAS-A as
+    # released, averaged and summed over layers, and the paper text's form
+    seed_programs: list = field(default_factory=lambda: list(SEED_PROGRAMS))
     tests: list = field(default_factory=list)  # held-out test sets 'space:dataset:n', streamed after the run
     hof_size: int = 10
     batch_mb: int = 256  # statistics gathered per evaluation batch (per worker)
-    cache_mb: int = 512  # decoded networks kept between generations (per worker)
+    cache_mb: int = 1024  # decoded statistics kept between generations, per kind read (per worker)
     run_dir: str = ""
 
     @classmethod
@@ -78,6 +86,8 @@ class Config:
                              f"networks of 'task_nets' ({self.task_nets})")
         if self.to_scalar not in ("mean", "l2"):
             raise ValueError("config field 'to_scalar' must be 'mean' or 'l2'")
+        if len(self.seed_programs) > self.population:
+            raise ValueError("config field 'seed_programs' has more programs than 'population'")
         for t in self.tests:
             parts = str(t).split(":")
             if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 3:
