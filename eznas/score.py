@@ -72,6 +72,33 @@ def labels_for(source, n, num_classes, seed):
 CHUNK = 25  # networks per unit of work when scoring with several processes
 
 
+def task_archs(path, space):
+    """Architectures of ``space`` held in a statistics store, or in the store a run
+    directory (its config.json) searched on: the networks a program has already seen."""
+    import json
+
+    from eznas.heldout import base_space
+    from stats_cache.store import StatsStore
+
+    cfg_path = os.path.join(path, "config.json")
+    if os.path.isfile(cfg_path):
+        with open(cfg_path) as f:
+            try:
+                path = json.load(f).get("store") or path
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{cfg_path}: not a run config ({e})") from None
+    store = StatsStore(path, "r")
+    return {str(store.attrs(s, k).get("arch")) for s in store.spaces() if base_space(s) == space
+            for k in store.networks(s)}
+
+
+def run_of(proxy):
+    """The run directory an exported programs file belongs to, if any."""
+    path = proxy.partition(".py:")[0]
+    d = os.path.dirname(os.path.abspath(path if path.endswith(".py") else path + ".py"))
+    return d if os.path.isfile(os.path.join(d, "config.json")) else None
+
+
 def _score_rows(proxy, gt, data, batch_size, seed, device, items):
     """Rows for the indices ``items``: build -> score -> FLOPs / params, one network at a
     time (the scorer and the batch are made once)."""
@@ -142,7 +169,7 @@ def main(argv=None):
     p.add_argument("--space", required=True, choices=SPACES)
     p.add_argument("--dataset", default=None)
     p.add_argument("--ground-truth", default=None)
-    p.add_argument("--n", type=int, default=None, help="networks (default: all for NB201, 4000 otherwise)")
+    p.add_argument("--n", type=int, default=None, help="networks to sample (default 1000; fewer if the space has fewer)")
     p.add_argument("--out", required=True, help="CSV of (arch, score, accuracy, flops, params)")
     p.add_argument("--data", default=None)
     p.add_argument("--batch-size", type=int, default=None,
@@ -151,6 +178,9 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--jobs", type=int, default=1, help="processes (CPU), each scoring chunks of networks")
+    p.add_argument("--exclude", action="append", metavar="STORE_OR_RUN",
+                   help="leave out the networks of a statistics store, or of the store a run directory searched on "
+                        "(repeatable), so the figures are on networks the search never saw")
     a = p.parse_args(argv)
     try:
         gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
@@ -163,9 +193,24 @@ def main(argv=None):
             raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
     except (ValueError, OSError) as e:
         sys.exit(f"error: {e}")
-    n = a.n if a.n is not None else (len(gt) if a.space == "nb201" else 4000)
     try:
-        score_space(a.proxy, gt, sample_indices(len(gt), n, a.seed), a.out, a.data or default_data(a.space),
+        excluded = set().union(*(task_archs(e, a.space) for e in a.exclude or []))
+    except (ValueError, OSError) as e:
+        sys.exit(f"error: --exclude: {e}")
+    pool = [i for i, arch in enumerate(gt.archs) if str(arch) not in excluded]
+    n = min(a.n if a.n is not None else 1000, len(pool))
+    idx = sorted(pool[j] for j in sample_indices(len(pool), n, a.seed))
+    run = run_of(a.proxy) if a.proxy.endswith(".py") or ".py:" in a.proxy else None
+    if run and not a.exclude:
+        seen = task_archs(run, a.space)
+        overlap = sum(str(gt.archs[i]) in seen for i in idx)
+        if overlap:
+            print(f"warning: {overlap} of the {n} networks scored were in the task of {run} (its search or validation "
+                  f"networks); add --exclude {run} to score only networks it never saw", file=sys.stderr)
+    print(f"scoring {n} networks of {a.space}/{gt.dataset} ({len(excluded)} architectures excluded), data "
+          f"{a.data or default_data(a.space)}, batch size {a.batch_size}, seed {a.seed}")
+    try:
+        score_space(a.proxy, gt, idx, a.out, a.data or default_data(a.space),
                     a.batch_size, a.seed, resolve_device(a.device), jobs=a.jobs)
     except ValueError as e:
         sys.exit(f"error: {e}")

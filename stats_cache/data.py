@@ -49,12 +49,31 @@ def _folder(path, n, size):
     return _norm(torch.tensor(np.stack(ims), dtype=torch.float32).permute(0, 3, 1, 2) / 255.0)
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles plain containers and numpy arrays only: a crafted file cannot name any other
+    callable, so it cannot run code (CIFAR's python format holds a dict of lists and arrays)."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}: only containers and numpy arrays are read")
+
+
 def _cifar(path, n):
     for name in ("test_batch", "test"):
         f = os.path.join(path, name)
         if os.path.exists(f):
             with open(f, "rb") as fh:
-                d = pickle.load(fh, encoding="latin1")
+                try:
+                    d = _ArraysOnly(fh, encoding="latin1").load()
+                except (pickle.UnpicklingError, EOFError, ValueError) as e:
+                    raise ValueError(f"--data cifar:{path}: {f} is not a CIFAR python-format batch ({e})") from None
+            if not isinstance(d, dict) or "data" not in d:
+                raise ValueError(f"--data cifar:{path}: {f} holds no 'data' array (not a CIFAR batch)")
             x = np.asarray(d["data"][:n], dtype=np.float32).reshape(-1, 3, 32, 32) / 255.0
             return _norm(torch.tensor(x))
     raise FileNotFoundError(f"--data cifar:{path}: no 'test_batch' (CIFAR-10) or 'test' (CIFAR-100) file there")

@@ -152,3 +152,34 @@ def test_deterministic_for_a_seed_and_inputs_follow_the_definition():
     g = torch.Generator().manual_seed(3)
     n = torch.randn(d.shape, generator=g)
     assert torch.equal(inp["N"], n) and torch.equal(inp["P"], d + 0.1 * torch.randn(d.shape, generator=g))
+
+
+def test_cifar_reader_loads_arrays_and_refuses_code(tmp_path):
+    import pickle
+
+    import numpy as np
+    import pytest
+
+    from stats_cache.data import load_batch
+
+    good = tmp_path / "good"
+    good.mkdir()
+    data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    with open(good / "test_batch", "wb") as f:
+        pickle.dump({"data": data, "labels": [1, 2]}, f)
+    x = load_batch(f"cifar:{good}", 2)
+    assert x.shape == (2, 3, 32, 32)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+            return (os.system, (f"touch {marker}",))
+
+    with open(bad / "test_batch", "wb") as f:
+        pickle.dump({"data": Evil()}, f)
+    with pytest.raises(ValueError, match="test_batch"):
+        load_batch(f"cifar:{bad}", 1)
+    assert not marker.exists()

@@ -38,3 +38,21 @@ def test_score_with_two_processes_matches_one(tmp_path, monkeypatch):
     for k in a:
         assert float(a[k]["score"]) == pytest.approx(float(b[k]["score"]), rel=1e-6)
         assert a[k]["params"] == b[k]["params"]
+
+
+def test_exclude_leaves_out_a_stores_networks(tmp_path, capsys):
+    from eznas.collect import collect_space, collection_config
+    from eznas.spaces.sources import load_ground_truth
+    from stats_cache.store import StatsStore
+
+    gt = load_ground_truth("bench_sss")
+    store_url = str(tmp_path / "s.zarr")
+    store = StatsStore(store_url, "a", config=collection_config("digits", 1, 0, "float32", "rcb", "sum"))
+    collect_space(gt, store, list(range(12)), 0, "cpu", False)  # the first 12 architectures
+    out = str(tmp_path / "p.csv")
+    main(["--proxy", "params", "--space", "bench_sss", "--n", "30", "--seed", "1", "--out", out, "--exclude", store_url])
+    scored = {r["arch"] for r in csv.DictReader(open(out))}
+    assert len(scored) == 30 and not scored & {str(a) for a in gt.archs[:12]}
+    assert "12 architectures excluded" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--exclude"):
+        main(["--proxy", "params", "--space", "bench_sss", "--n", "3", "--out", out, "--exclude", str(tmp_path / "none")])

@@ -21,8 +21,8 @@ class Config:
     max_depth: int = 10
     spaces_per_gen: int = 4  # s
     nets_per_space: int = 0  # search networks per space per generation; 0 = all (BENCHMARKS: fitness noise)
-    task_nets: int = 80  # networks per space in the task dataset (search + validation)
-    validation_nets: int = 20  # per space, held out of the search: final ranking and reported figures only
+    task_nets: int = 100  # networks per space in the task dataset (search + validation)
+    validation_nets: int = 30  # per space, held out of the search: final ranking and reported figures only
     filter_nets: int = 2  # per space, search networks of the validity filter
     to_scalar: str = "mean"
     seed: int = 0
