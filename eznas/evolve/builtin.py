@@ -14,7 +14,7 @@ DEFAULT_STORE = os.path.join("runs", "builtin-stats.zarr")
 # (space, dataset): NB201 from the shipped table, the width spaces from their own tables
 TASK = (("nb201", "cifar10"), ("nb201", "cifar100"), ("bench_sss", "digits"), ("bench_sss_noisy", "digits"))
 DEFAULTS = {"generations": 6, "population": 20, "mu": 10, "lambda_": 20, "spaces_per_gen": 4,
-            "nets_per_space": 0, "task_nets": 60, "validation_nets": 20}
+            "nets_per_space": 0, "task_nets": 60, "validation_nets": 20, "jobs": 2}
 # NB201 architectures outside the task set, ImageNet16-120 as a test-only dataset
 DEFAULT_TESTS = ["nb201:cifar10:200", "nb201:cifar100:200", "nb201:imagenet16-120:200"]
 
