@@ -48,3 +48,17 @@ def test_programs_are_built_without_eval_and_mutation_at_the_root_flips_the_aggr
         a, b = tb.individual(), tb.individual()
         for child in tb.mate(a, b) + tb.mutate(tb.individual()):
             assert str(child).startswith(("layer_mean(", "layer_sum(")) and str(child).count("layer_") == 1
+
+
+def test_dead_subtrees_are_simplified_to_a_terminal_of_the_same_shape(synthetic_store):
+    from eznas.parallel import score_items
+    from eznas.simplify import simplify
+
+    task = Task(synthetic_store, validation_nets=6)
+    prog = "layer_sum(l1_norm(mul(T1_D, ones_like(log(abs(T1G_N))))))"
+    simple = simplify(prog, task.shape_sets())
+    assert simple == "layer_sum(l1_norm(mul(T1_D, ones_like(T1_D))))"
+    items = [(s, k) for s, ks in task.full().items() for k in ks]
+    a, b = score_items(synthetic_store, [prog, simple], items)
+    assert (a == b).all()
+    assert simplify("layer_mean(numel(frobenius_norm(T2_D)))", task.shape_sets()) == "layer_mean(numel(frobenius_norm(T2_D)))"

@@ -7,6 +7,7 @@ from eznas import heldout
 from eznas.export import export_file
 from eznas.fitness import evaluate
 from eznas.parallel import score_items
+from eznas.simplify import simplify
 
 N_TABLE = 3  # programs shown in the held-out table
 
@@ -24,11 +25,29 @@ def _distinct(texts, task, cfg):
     return kept
 
 
+def _simplified(texts, task, cfg):
+    """Each program with its dead subtrees simplified (eznas.simplify), kept only where it
+    scores exactly as the original on every search and validation network."""
+    simple = [simplify(t, task.shape_sets()) for t in texts]
+    changed = [k for k, (a, b) in enumerate(zip(texts, simple)) if a != b]
+    if not changed:
+        return texts
+    items = [(s, k) for part in (task.full(), task.held_out()) for s, ks in part.items() for k in ks]
+    both = score_items(task.store_url, [texts[k] for k in changed] + [simple[k] for k in changed], items, cfg.jobs,
+                       cfg.to_scalar, **cfg.memory())
+    out = list(texts)
+    for j, k in enumerate(changed):
+        if np.allclose(both[j], both[len(changed) + j], rtol=1e-12, atol=0, equal_nan=True):
+            out[k] = simple[k]
+    return out
+
+
 def finish(cfg, task, run, pop, hof, n_export=5, log=print):
     cands = []
     for ind in sorted(pop, key=lambda i: -i.fitness.values[0]) + list(hof):
         if str(ind) not in cands:
             cands.append(str(ind))
+    cands = list(dict.fromkeys(_simplified(cands, task, cfg)))
     s_fits, s_taus = evaluate(cands, task.store_url, task.full(), task.accuracy, cfg.jobs, cfg.to_scalar, **cfg.memory())
     v_fits, v_taus = evaluate(cands, task.store_url, task.held_out(), task.accuracy, cfg.jobs, cfg.to_scalar,
                               **cfg.memory())

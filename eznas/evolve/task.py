@@ -72,6 +72,10 @@ class Task:
         """Every validation network."""
         return dict(self.validation)
 
+    def shape_sets(self):
+        """{kind: per-layer shape} of every layer shape of the filter networks."""
+        return [{k: tuple(v.shape[1:]) for k, v in env.items()} for _, env in self._valid.stacks]
+
     def all_archs(self):
         """{space key: set of architecture ids} of every task network (search and validation)."""
         return {s: {str(a.get("arch")) for a in self.attrs[s].values()} for s in self.spaces}
