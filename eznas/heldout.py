@@ -66,6 +66,31 @@ def validation_taus(task, programs, how="mean", jobs=1, **memory):
             for space, keys in task.held_out().items()}
 
 
+def shape_reliance(task, programs, how="mean"):
+    """{name: mean over spaces of the Kendall tau between a program's scores on the
+    validation networks' real statistics and on the same networks with every value
+    replaced by Gaussian noise}.  Near 1: the ranking comes from layer shapes, not from
+    the statistics' values (a size measure in disguise, e.g. a norm of BN outputs, which
+    BN fixes at sqrt(C*H*W)); a program that reads values ranks otherwise."""
+    from eznas.evolve.task import _randomised
+    from stats_cache.store import StatsStore
+
+    store = StatsStore(task.store_url, "r")
+    prefixes = {n: parse(t) for n, t in programs.items()}
+    kinds = sorted({k for p in prefixes.values() for k in kinds_used(p)})
+    out = {n: [] for n in programs}
+    for space, keys in task.held_out().items():
+        real, noise = [], []
+        for j, k in enumerate(keys):
+            groups = store.read_network(space, k, kinds).groups
+            real.append(groups)
+            noise.append(_randomised(groups, 7919 * j + 1))
+        rb, nb = NetBatch(real), NetBatch(noise)
+        for n, p in prefixes.items():
+            out[n].append(_tau(rb.scores(p, how), nb.scores(p, how)))
+    return {n: float(np.nanmean(v)) if np.any(np.isfinite(v)) else float("nan") for n, v in out.items()}
+
+
 def parse_test(spec):
     """'space:dataset:n' -> (space, dataset, n), with a message naming the argument."""
     parts = spec.split(":")

@@ -73,6 +73,9 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print):
                heldout.validation_taus(task, shown, cfg.to_scalar, cfg.jobs, **cfg.memory()).items()}
     tests = run_tests(cfg, task, shown, log)
     results.update(tests)
+    rel = heldout.shape_reliance(task, {**shown, **heldout.PROGRAM_BASELINES}, cfg.to_scalar)
+    results["shape reliance: tau of scores on real vs random values (validation; 1 = ranks by shapes)"] = {
+        "n": sum(len(v) for v in task.held_out().values()), **rel}
     summary = {"task_networks": {s: {"search": len(task.nets[s]), "validation": len(task.validation[s])} for s in task.spaces},
                "ranking": "validation min tau (networks never used by selection); ties by search fitness",
                "held_out": results, "programs": rows}
