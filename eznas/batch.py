@@ -50,5 +50,5 @@ class NetBatch:
                 continue
             sums.index_add_(0, owners, v)
         out = (sums / self.counts if aggregate == "mean" else sums).numpy()
-        out[bad.numpy() | ~np.isfinite(out)] = math.nan
+        out[bad.numpy() | ~np.isfinite(out) | (self.counts.numpy() == 0)] = math.nan  # no layers: no score
         return out

@@ -121,13 +121,28 @@ def _stream_rows(programs, gt, data_cfg, how, items):
     for i in items:
         torch.manual_seed(seed * 1_000_003 + i)
         model = gt.build(gt.archs[i])
-        row = {"index": i, "accuracy": float(gt.accuracy[i]), "params": count_params(model),
-               "flops": count_flops(model, (1, c, size, size)), "synflow": BASELINES["synflow"](model, x)}
+        cols = gt.columns
+        row = {"index": i, "accuracy": float(gt.accuracy[i]),
+               "params": float(cols["params"][i]) if "params" in cols else count_params(model),
+               "flops": float(cols["flops"][i]) if "flops" in cols else count_flops(model, (1, c, size, size)),
+               "synflow": BASELINES["synflow"](model, x)}
         stats = collect(model, x, seed=seed * 1_000_003 + i, pattern=data_cfg.get("pattern", "rcb"), kinds=kinds)
-        batch = NetBatch([group_layers(stats)])
+        groups = [(idx, {k: _as_stored(v, data_cfg) for k, v in env.items()}) for idx, env in group_layers(stats)]
+        batch = NetBatch([groups])
         row.update({n: float(batch.scores(p, how)[0]) for n, p in prefixes.items()})
         rows.append(row)
     return rows
+
+
+def _as_stored(t, data_cfg):
+    """A tensor as the store would give it back (float16 or mantissa-rounded storage)."""
+    from stats_cache.store import round_mantissa
+
+    if data_cfg.get("dtype") == "float16":
+        return t.half().float()
+    if data_cfg.get("keep_bits") is not None:
+        return round_mantissa(t, int(data_cfg["keep_bits"]))
+    return t
 
 
 def stream_test(gt, indices, programs, data_cfg, how="mean", jobs=1, chunk=20):

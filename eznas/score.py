@@ -202,7 +202,11 @@ def main(argv=None):
     idx = sorted(pool[j] for j in sample_indices(len(pool), n, a.seed))
     run = run_of(a.proxy) if a.proxy.endswith(".py") or ".py:" in a.proxy else None
     if run and not a.exclude:
-        seen = task_archs(run, a.space)
+        try:
+            seen = task_archs(run, a.space)
+        except (ValueError, OSError) as e:  # the run's store moved or is elsewhere: no check, say so
+            print(f"warning: could not read the task networks of {run} ({e}); overlap not checked", file=sys.stderr)
+            seen = set()
         overlap = sum(str(gt.archs[i]) in seen for i in idx)
         if overlap:
             print(f"warning: {overlap} of the {n} networks scored were in the task of {run} (its search or validation "

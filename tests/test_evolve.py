@@ -106,3 +106,15 @@ def test_two_plus_resume_two_equals_four_and_cli_smoke(tmp_path, synthetic_store
     assert os.path.exists(tmp_path / "four" / "programs.py") and os.path.exists(tmp_path / "four" / "fitness.png")
     with pytest.raises(SystemExit, match="only"):
         main(["--resume", str(tmp_path / "two"), "--population", "9"])
+
+
+def test_a_test_set_that_cannot_be_built_fails_before_the_search(tmp_path, synthetic_store):
+    from eznas.evolve.__main__ import main
+
+    args = ["--store", synthetic_store, "--task-nets", "20", "--validation-nets", "6", "--quiet",
+            "--runs-root", str(tmp_path), "--name", "t"]
+    with pytest.raises(SystemExit, match="--test bench_sss:digits:5000"):
+        main(args + ["--test", "bench_sss:digits:5000"])  # the table has 1000 networks
+    with pytest.raises(SystemExit, match="--test nats_sss:cifar10:5"):
+        main(args + ["--test", "nats_sss:cifar10:5"])  # no ground truth without a file
+    assert not os.path.exists(tmp_path / "t" / "checkpoint.json")

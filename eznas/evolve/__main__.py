@@ -14,7 +14,7 @@ import sys
 
 from eznas.evolve.algorithm import Evolution
 from eznas.evolve.config import Config
-from eznas.evolve.finish import finish
+from eznas.evolve.finish import finish, plan_tests
 from eznas.evolve.rundir import RunDir
 from eznas.evolve.task import Task
 
@@ -82,6 +82,7 @@ def main(argv=None):
             cfg.run_dir = run.path
             run.write_config(cfg.to_dict())
         task = Task(cfg.store, cfg.spaces, cfg.task_nets, cfg.validation_nets, cfg.seed, cfg.filter_nets)
+        plan_tests(cfg, task)  # a test set that cannot be built fails now, not after the search
     except (ValueError, OSError) as e:
         sys.exit(f"error: {e}")
     print(f"run directory: {run.path}; spaces: {', '.join(task.spaces)} "

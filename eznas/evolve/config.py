@@ -66,6 +66,10 @@ class Config:
             if isinstance(v, bool) or not isinstance(v, want):
                 raise ValueError(f"config field {f.name!r} must be {f.type if isinstance(f.type, str) else f.type.__name__}, "
                                  f"got {v!r}")
+        for name in ("spaces", "tests", "seed_programs"):
+            bad = [v for v in getattr(self, name) if not isinstance(v, str)]
+            if bad:
+                raise ValueError(f"config field {name!r} must be a list of strings, got {bad[0]!r} in it")
         ranges = {"generations": (0, None), "population": (2, None), "tournament": (1, None), "mu": (1, None),
                   "lambda_": (2, None), "min_depth": (1, None), "max_depth": (1, None), "spaces_per_gen": (1, None),
                   "nets_per_space": (0, None), "task_nets": (10, None), "validation_nets": (3, None),

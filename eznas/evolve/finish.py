@@ -68,6 +68,7 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print):
         r["taus"] = r["validation_taus"]
     if rows:
         export_file(run.file("programs.py"), rows[:n_export], cfg.to_scalar)
+    run.write_json("hall_of_fame.json", {"programs": rows, "held_out": "pending (test sets running)"})
     shown = {f"program_{k}": r["program"] for k, r in enumerate(rows[:N_TABLE])}
     results = {f"{s} validation": v for s, v in
                heldout.validation_taus(task, shown, cfg.to_scalar, cfg.jobs, **cfg.memory()).items()}
@@ -87,32 +88,47 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print):
     return rows, md
 
 
-def run_tests(cfg, task, programs, log=print):
-    """Held-out test sets named in ``cfg.tests`` ('space:dataset:n'), disjoint from every
-    task network of that space."""
-    from eznas.spaces.sources import load_ground_truth
+def plan_tests(cfg, task):
+    """[(spec, ground truth, indices, data config)] for ``cfg.tests``, checked before any
+    evolution (a test set that cannot be built is an error naming it, not a lost run)."""
+    from eznas.spaces.sources import default_data, load_ground_truth
     from stats_cache.store import StatsStore
 
-    out = {}
-    if not cfg.tests or not programs:
-        return out
     store = StatsStore(task.store_url, "r")
     archs = task.all_archs()
+    plans = []
     for spec in cfg.tests:
         space, dataset, n = heldout.parse_test(spec)
-        gt = load_ground_truth(space, dataset)
+        try:
+            gt = load_ground_truth(space, dataset)
+        except (ValueError, OSError) as e:
+            raise ValueError(f"--test {spec}: {e}") from None
         same = [s for s in task.spaces if heldout.base_space(s) == space]
         exclude = set().union(*(archs[s] for s in same)) if same else set()
-        data_cfg = dict(store.space_config(same[0])) if same else {}
-        if not data_cfg:
-            from eznas.spaces.sources import default_data
-
+        # collected as the store collected the task's networks of that space (the same dataset's first)
+        source = next((s for s in same if s == f"{space}-{dataset}"), same[0] if same else None)
+        data_cfg = dict(store.space_config(source)) if source else {}
+        if not data_cfg.get("data"):
             data_cfg = {"data": default_data(space), "batch_size": 1, "pattern": "rcb"}
-        data_cfg["seed"] = cfg.seed
-        idx = heldout.pick_test_indices(gt, n, exclude, cfg.seed)
-        log(f"test set {spec}: {n} networks outside the task's {len(exclude)} (statistics streamed)")
+        data_cfg.setdefault("seed", cfg.seed)
+        try:
+            idx = heldout.pick_test_indices(gt, n, exclude, cfg.seed)
+        except ValueError as e:
+            raise ValueError(f"--test {spec}: {e}") from None
+        plans.append((spec, gt, idx, data_cfg, len(exclude)))
+    return plans
+
+
+def run_tests(cfg, task, programs, log=print):
+    """Held-out test sets named in ``cfg.tests`` ('space:dataset:n'), disjoint from every
+    task network of that space; streamed."""
+    out = {}
+    if not programs:
+        return out
+    for spec, gt, idx, data_cfg, n_excl in plan_tests(cfg, task):
+        log(f"test set {spec}: {len(idx)} networks outside the task's {n_excl} (statistics streamed)")
         rows = heldout.stream_test(gt, idx, programs, data_cfg, cfg.to_scalar, cfg.jobs)
-        out[f"{space}/{dataset} test"] = heldout.taus_of_rows(rows, list(programs) + list(heldout.BASELINE_NAMES))
+        out[f"{gt.space}/{gt.dataset} test"] = heldout.taus_of_rows(rows, list(programs) + list(heldout.BASELINE_NAMES))
     return out
 
 
