@@ -69,9 +69,12 @@ def run(n, jobs):
     append_rows(ROWS, COLUMNS, rows, todo, jobs, 25, "batch x seed")
 
 
-def table():
+def table(n):
+    """Mean and spread over seeds of each batch size, on the ``n``-architecture sample."""
+    gt = load_nb201_csv(NB201_CSV, "cifar10")
+    keep = set(sample_indices(len(gt), n, 0))
     with open(ROWS, newline="") as f:
-        data = list(csv.DictReader(f))
+        data = [r for r in csv.DictReader(f) if int(r["index"]) in keep]
     lines = ["| proxy | batch | networks | seeds | tau mean | tau std | tau min | tau max | s per network (one core) |",
              "|---|---|---|---|---|---|---|---|---|"]
     curves = {}
@@ -124,7 +127,7 @@ def main():
         sys.exit(f"error: NAS-Bench-201 ground truth not found at {NB201_CSV}")
     if not a.table:
         run(a.n, a.jobs)
-    table()
+    table(a.n)
 
 
 if __name__ == "__main__":
