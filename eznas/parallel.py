@@ -40,10 +40,17 @@ class NetworkCache:
         self.clear()
 
     def clear(self):
+        import threading
+
+        self.lock = threading.Lock()  # the 'threading' backend shares one cache between workers
         self.entries = OrderedDict()  # (url, space, key) -> (layer indices per group, {kind: [tensor per group]})
         self.nbytes = 0
 
     def get(self, url, space, key, kinds, cache_mb):
+        with self.lock:
+            return self._get(url, space, key, kinds, cache_mb)
+
+    def _get(self, url, space, key, kinds, cache_mb):
         ck = (url, space, key)
         idx, have = self.entries.get(ck, (None, {}))
         missing = [k for k in kinds if k not in have]
