@@ -60,8 +60,9 @@ def program_{k}(layer):
 
     Program: {r["program"]}
     Sign: {sign:+.0f}; to_scalar: {how}; over layers: {aggregate} (``score`` applies it)
-    Fitness (minimum Kendall tau over spaces): {r.get("min_tau")}
-    Evolved on: {", ".join(f"{s} (tau {t:.3f})" for s, t in taus.items()) or "-"}
+    Minimum Kendall tau over spaces on validation networks (never used by the search): {r.get("min_tau")}
+    Search fitness (minimum over spaces on search networks): {r.get("search_min_tau", "-")}
+    Evolved on (validation tau per space): {", ".join(f"{s} (tau {t:.3f})" for s, t in taus.items()) or "-"}
     """
     L = {{k: v.unsqueeze(0) for k, v in layer.items()}}
     return {sign!r} * _to_scalar({_expr(prefix)})
