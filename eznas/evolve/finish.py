@@ -5,23 +5,20 @@ import numpy as np
 
 from eznas import heldout
 from eznas.export import export_file
-from eznas.fitness import evaluate
+from eznas.fitness import evaluate, fitness_from_scores
 from eznas.parallel import score_items
 from eznas.simplify import simplify
 
 N_TABLE = 3  # programs shown in the held-out table
 
 
-def _distinct(texts, task, cfg):
-    """Drop programs whose scores on every validation network equal a previous one's."""
-    items = [(s, k) for s, ks in task.held_out().items() for k in ks]
-    scores = score_items(task.store_url, texts, items, cfg.jobs, cfg.to_scalar, **cfg.memory())
-    kept, seen = [], []
-    for t, sc in zip(texts, scores):
-        if any(np.allclose(sc, o, rtol=1e-9, atol=0, equal_nan=True) for o in seen):
-            continue
-        seen.append(sc)
-        kept.append(t)
+def _distinct(scores):
+    """Indices of the rows of ``scores`` (programs x validation networks) whose scores do
+    not all equal an earlier row's: the others are the same program."""
+    kept = []
+    for i, sc in enumerate(scores):
+        if not any(np.allclose(sc, scores[j], rtol=1e-9, atol=0, equal_nan=True) for j in kept):
+            kept.append(i)
     return kept
 
 
@@ -49,18 +46,20 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print):
             cands.append(str(ind))
     cands = list(dict.fromkeys(_simplified(cands, task, cfg)))
     s_fits, s_taus = evaluate(cands, task.store_url, task.full(), task.accuracy, cfg.jobs, cfg.to_scalar, **cfg.memory())
-    v_fits, v_taus = evaluate(cands, task.store_url, task.held_out(), task.accuracy, cfg.jobs, cfg.to_scalar,
-                              **cfg.memory())
+    # validation scores once: they give the validation fitness and find semantic duplicates
+    held = task.held_out()
+    v_scores = score_items(task.store_url, cands, [(s, k) for s, ks in held.items() for k in ks], cfg.jobs,
+                           cfg.to_scalar, **cfg.memory())
+    v_fits, v_taus = fitness_from_scores(v_scores, held, task.accuracy)
     rows = []
-    for text, sf, st, vf, vt in zip(cands, s_fits, s_taus, v_fits, v_taus):
+    for text, sf, st, vf, vt, sc in zip(cands, s_fits, s_taus, v_fits, v_taus, v_scores):
         if sf is None or vf is None:
             continue
         rows.append({"program": text, "validation_min_tau": vf, "validation_taus": vt, "search_min_tau": sf,
-                     "search_taus": st, "mean_tau": float(np.mean(list(st.values())))})
+                     "search_taus": st, "mean_tau": float(np.mean(list(st.values()))), "_scores": sc})
     # ranked on networks selection never saw; ties broken by the search fitness
     rows.sort(key=lambda r: (-r["validation_min_tau"], -r["search_min_tau"]))
-    keep = set(_distinct([r["program"] for r in rows], task, cfg))
-    rows = [r for r in rows if r["program"] in keep]
+    rows = [rows[i] for i in _distinct([r.pop("_scores") for r in rows])]
     for k, r in enumerate(rows):
         r["sign"] = 1.0 if r["mean_tau"] >= 0 else -1.0
         r["function"] = f"program_{k}" if k < n_export else None
