@@ -47,12 +47,28 @@ def store_key(space, dataset):
     return f"{space}-{dataset}"
 
 
+def measure_network(gt, i, data, seed, pattern="rcb", device=None, kinds=None):
+    """Network ``i`` of ``gt`` as a collection sees it: built with the seed of (``seed``,
+    ``i``), its statistics on the batch ``data`` (only ``kinds`` when given) and its
+    size baselines.  Returns (LayerStats list, {"flops", "params", "synflow"}).  The
+    stored networks and the streamed test sets both come from here, so they agree."""
+    c, size = input_shape(gt.space, gt.dataset)
+    torch.manual_seed(seed * 1_000_003 + i)
+    model = gt.build(gt.archs[i])
+    cols = gt.columns
+    size_attrs = {"flops": float(cols["flops"][i]) if "flops" in cols else count_flops(model, (1, c, size, size)),
+                  "params": float(cols["params"][i]) if "params" in cols else count_params(model),
+                  # before the passes: synflow reads BN running statistics, which the passes change
+                  "synflow": float(BASELINES["synflow"](model, data))}
+    stats = collect(model, data, seed=seed * 1_000_003 + i, pattern=pattern, device=device, kinds=kinds)
+    return stats, size_attrs
+
+
 def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
     """Collect networks ``indices`` of ground truth ``gt`` into ``store``; returns
     (networks written, bytes written uncompressed, seconds)."""
     cfg = store.config
-    c, size = input_shape(gt.space, gt.dataset)
-    data = load_batch(cfg["data"], cfg["batch_size"], size, seed).to(device)
+    data = load_batch(cfg["data"], cfg["batch_size"], input_shape(gt.space, gt.dataset)[1], seed).to(device)
     key_space = store_key(gt.space, gt.dataset)
     store.open_space(key_space)
     todo = [i for i in indices if not store.is_complete(key_space, net_key(i))]
@@ -61,14 +77,9 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending = []
         for i in tqdm(todo, desc=f"collect {key_space}", unit="net", disable=not progress):
-            torch.manual_seed(seed * 1_000_003 + i)
-            model = gt.build(gt.archs[i])
-            flops = gt.columns["flops"][i] if "flops" in gt.columns else count_flops(model, (1, c, size, size))
-            params = gt.columns["params"][i] if "params" in gt.columns else count_params(model)
-            synflow = BASELINES["synflow"](model, data)  # before the passes (it reads BN running statistics)
-            stats = collect(model, data, seed=seed * 1_000_003 + i, pattern=cfg["pattern"], device=device)
-            attrs = {"arch": gt.archs[i], "index": int(i), "accuracy": float(gt.accuracy[i]), "flops": float(flops),
-                     "params": float(params), "synflow": float(synflow), "seed": seed, "batch_size": cfg["batch_size"]}
+            stats, size_attrs = measure_network(gt, i, data, seed, cfg["pattern"], device)
+            attrs = {"arch": gt.archs[i], "index": int(i), "accuracy": float(gt.accuracy[i]), **size_attrs,
+                     "seed": seed, "batch_size": cfg["batch_size"]}
             while len(pending) >= 2:  # bound the statistics waiting to be written
                 nbytes += pending.pop(0).result()
                 written += 1

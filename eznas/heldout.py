@@ -14,13 +14,12 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
-from eznas.baselines import BASELINES, EZNAS_A, EZNAS_A_PAPER
+from eznas.baselines import EZNAS_A, EZNAS_A_PAPER
 from eznas.batch import NetBatch
 from eznas.metrics import kendall
 from eznas.parallel import score_items
 from eznas.program import kinds_used, parse
-from eznas.spaces.complexity import count_flops, count_params
-from stats_cache.collect import collect, group_layers
+from stats_cache.collect import group_layers
 
 # baselines that are programs over the stored statistics (mean / sum over layers in the name)
 PROGRAM_BASELINES = {"eznas_a": f"layer_mean({EZNAS_A})", "eznas_a_sum": f"layer_sum({EZNAS_A})",
@@ -108,29 +107,21 @@ def pick_test_indices(gt, n, exclude, seed):
 
 
 def _stream_rows(programs, gt, data_cfg, how, items):
+    from eznas.collect import measure_network
     from eznas.spaces.sources import input_shape
     from stats_cache.data import load_batch
 
     torch.set_num_threads(1)
-    c, size = input_shape(gt.space, gt.dataset)
-    seed = data_cfg["seed"]
-    x = load_batch(data_cfg["data"], data_cfg["batch_size"], size, seed)
+    x = load_batch(data_cfg["data"], data_cfg["batch_size"], input_shape(gt.space, gt.dataset)[1], data_cfg["seed"])
     prefixes = {n: parse(t) for n, t in programs.items()}
     kinds = {k for p in prefixes.values() for k in kinds_used(p)}
     rows = []
     for i in items:
-        torch.manual_seed(seed * 1_000_003 + i)
-        model = gt.build(gt.archs[i])
-        cols = gt.columns
-        row = {"index": i, "accuracy": float(gt.accuracy[i]),
-               "params": float(cols["params"][i]) if "params" in cols else count_params(model),
-               "flops": float(cols["flops"][i]) if "flops" in cols else count_flops(model, (1, c, size, size)),
-               "synflow": BASELINES["synflow"](model, x)}
-        stats = collect(model, x, seed=seed * 1_000_003 + i, pattern=data_cfg.get("pattern", "rcb"), kinds=kinds)
+        stats, size_attrs = measure_network(gt, i, x, data_cfg["seed"], data_cfg.get("pattern", "rcb"), kinds=kinds)
         groups = [(idx, {k: _as_stored(v, data_cfg) for k, v in env.items()}) for idx, env in group_layers(stats)]
         batch = NetBatch([groups])
-        row.update({n: float(batch.scores(p, how)[0]) for n, p in prefixes.items()})
-        rows.append(row)
+        rows.append({"index": i, "accuracy": float(gt.accuracy[i]), **size_attrs,
+                     **{n: float(batch.scores(p, how)[0]) for n, p in prefixes.items()}})
     return rows
 
 
