@@ -64,31 +64,23 @@ def _capture(layers, store, want):
     return handles
 
 
-def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_scale=0.1, inputs=INPUTS, kinds=None):
+def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_scale=0.1, kinds=None):
     """Return a list of ``LayerStats`` (one per layer, execution order) with the 22 kinds.
 
     ``data``: the batch D (B, C, H, W).  ``labels``: if given, the backward signal is
     cross-entropy against them, else the sum of the outputs.  ``device``: torch device
-    (default: the data's).  ``inputs``: the passes to run (a subset of D, N, P; P needs D);
-    only their kinds are returned (``stats_cache.schema.inputs_needed`` finds the passes a
-    set of kinds needs).  ``kinds``: keep only these kinds (default: all of the passes run),
-    which saves most of the time and memory when a program reads one or two.  The model's
-    train/eval mode is restored afterwards.
+    (default: the data's).  ``kinds``: record only these kinds, running only the passes
+    they need (``stats_cache.schema.inputs_needed``), which saves most of the time and
+    memory when a program reads one or two; a P kind also brings its D counterpart (P is
+    stored as P minus D).  The model's train/eval mode is restored afterwards.
     """
     if kinds is not None:
         kinds = set(kinds)
         bad = kinds - set(FAMILY_OF)
-        if bad:
-            raise ValueError(f"unknown kinds {sorted(bad)}")
-        inputs = inputs_needed(kinds)
-        # P kinds are stored as P minus D, so their D counterparts are recorded too
+        if bad or not kinds:
+            raise ValueError(f"kinds must be a non-empty subset of the 22 statistics, got unknown {sorted(bad)}")
         kinds |= {k[:-1] + "D" for k in kinds if k.endswith("_P")}
-    unknown = set(inputs) - set(INPUTS)
-    if unknown or not inputs:
-        raise ValueError(f"inputs must be a non-empty subset of {INPUTS}, got {inputs!r}")
-    if "P" in inputs and "D" not in inputs:
-        inputs = ("D",) + tuple(inputs)
-    passes = tuple(x for x in INPUTS if x in inputs)
+    passes = inputs_needed(kinds) if kinds is not None else INPUTS
     device = torch.device(device) if device is not None else data.device
     model = model.to(device)
     data = data.to(device)
