@@ -52,3 +52,10 @@ class NetBatch:
         out = (sums / self.counts if aggregate == "mean" else sums).numpy()
         out[bad.numpy() | ~np.isfinite(out) | (self.counts.numpy() == 0)] = math.nan  # no layers: no score
         return out
+
+
+def randomised(groups, seed):
+    """The same layer groups with every tensor's values replaced by Gaussian noise: a
+    program that scores them as it scores the real ones reads only shapes."""
+    g = torch.Generator().manual_seed(seed)
+    return [(idx, {k: torch.randn(v.shape, generator=g, dtype=v.dtype) for k, v in env.items()}) for idx, env in groups]

@@ -15,7 +15,7 @@ import torch
 from joblib import Parallel, delayed
 
 from eznas.baselines import EZNAS_A, EZNAS_A_PAPER
-from eznas.batch import NetBatch
+from eznas.batch import NetBatch, randomised
 from eznas.metrics import kendall
 from eznas.parallel import score_items
 from eznas.program import kinds_used, parse
@@ -71,7 +71,6 @@ def shape_reliance(task, programs, how="mean"):
     replaced by Gaussian noise}.  Near 1: the ranking comes from layer shapes, not from
     the statistics' values (a size measure in disguise, e.g. a norm of BN outputs, which
     BN fixes at sqrt(C*H*W)); a program that reads values ranks otherwise."""
-    from eznas.evolve.task import _randomised
     from stats_cache.store import StatsStore
 
     store = StatsStore(task.store_url, "r")
@@ -83,7 +82,7 @@ def shape_reliance(task, programs, how="mean"):
         for j, k in enumerate(keys):
             groups = store.read_network(space, k, kinds).groups
             real.append(groups)
-            noise.append(_randomised(groups, 7919 * j + 1))
+            noise.append(randomised(groups, 7919 * j + 1))
         rb, nb = NetBatch(real), NetBatch(noise)
         for n, p in prefixes.items():
             out[n].append(_tau(rb.scores(p, how), nb.scores(p, how)))

@@ -5,7 +5,7 @@ the same per-layer shape, so ``ones_like(log(abs(T2G_N)))`` reads ``ones_like(T2
 Shapes are those of the layer groups given (e.g. the task's networks); callers check that
 the simplified program scores exactly as the original on the networks that matter.
 """
-from eznas.program import _arity, format_prefix, infer, parse, split_aggregate
+from eznas.program import _arity, format_prefix, infer, parse
 from opset import OpError
 from stats_cache.schema import KINDS
 
@@ -37,7 +37,7 @@ def simplify(text, shape_sets):
         if prefix[i] in SHAPE_ONLY and prefix[i + 1] not in KINDS:
             end = _subtree_end(prefix, i + 1)
             body = tuple(prefix[i + 1:end])
-            want = _shapes(split_aggregate(body)[0], shape_sets)
+            want = _shapes(body, shape_sets)  # below the root: no aggregation wrapper
             if want is not None:
                 for k in KINDS:
                     if _shapes((k,), shape_sets) == want:

@@ -7,17 +7,9 @@ and programs whose score reads only layer shapes.
 import random
 
 import numpy as np
-import torch
-
-from eznas.batch import NetBatch
+from eznas.batch import NetBatch, randomised
 from eznas.program import parse
 from stats_cache.store import StatsStore
-
-
-def _randomised(groups, seed):
-    """The same layer groups with every tensor's values replaced by Gaussian noise."""
-    g = torch.Generator().manual_seed(seed)
-    return [(idx, {k: torch.randn(v.shape, generator=g, dtype=v.dtype) for k, v in env.items()}) for idx, env in groups]
 
 
 class Task:
@@ -51,7 +43,7 @@ class Task:
         # networks with random values: a program scoring both alike reads only shapes
         groups = [store.read_network(s, k).groups for s in self.spaces for k in self.nets[s][:filter_nets]]
         self._valid = NetBatch(groups)
-        self._noise = NetBatch([_randomised(g, seed * 7919 + 104729 + j) for j, g in enumerate(groups)])
+        self._noise = NetBatch([randomised(g, seed * 7919 + 104729 + j) for j, g in enumerate(groups)])
 
     def sample(self, gen, spaces_per_gen, nets_per_space):
         """{space: [keys]} of search networks for generation ``gen``; the same for every
