@@ -22,7 +22,7 @@ from common import Timer, machine  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from eznas.collect import collect_space, collection_config, resolve_device, store_key  # noqa: E402
+from eznas.collection import collect_space, collection_config, resolve_device, store_key  # noqa: E402
 from eznas.spaces.benchmarks import GroundTruth  # noqa: E402
 from eznas.spaces import nb201  # noqa: E402
 from stats_cache.collect import collect, make_inputs  # noqa: E402

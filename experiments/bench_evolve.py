@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from common import Timer, machine, run_measured  # noqa: E402
 
-from eznas.collect import collect_space, collection_config, sample_indices  # noqa: E402
+from eznas.collection import collect_space, collection_config, sample_indices  # noqa: E402
 from eznas.spaces.sources import load_ground_truth  # noqa: E402
 from stats_cache.store import StatsStore  # noqa: E402
 

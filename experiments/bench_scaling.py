@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from common import Timer, machine  # noqa: E402
 
-from eznas.collect import collect_space, collection_config, sample_indices  # noqa: E402
+from eznas.collection import collect_space, collection_config, sample_indices  # noqa: E402
 from eznas.evolve.primitives import make_toolbox  # noqa: E402
 from eznas.parallel import backend, score_items  # noqa: E402
 from eznas.spaces.sources import load_ground_truth  # noqa: E402

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from eznas.baselines import BASELINES, EZNAS_A, EZNAS_A_PAPER, program_scores
-from eznas.collect import sample_indices
+from eznas.collection import sample_indices
 from eznas.metrics import kendall, spearman
 from eznas.rowlog import append_rows, done_archs
 from eznas.score import labels_for

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from eznas.baselines import EZNAS_A, program_scores
-from eznas.collect import sample_indices
+from eznas.collection import sample_indices
 from eznas.metrics import kendall
 from eznas.rowlog import append_rows, done_archs
 from eznas.spaces import nb201

@@ -106,7 +106,7 @@ def pick_test_indices(gt, n, exclude, seed):
 
 
 def _stream_rows(programs, gt, data_cfg, how, items):
-    from eznas.collect import measure_network
+    from eznas.collection import measure_network
     from eznas.spaces.sources import input_shape
     from stats_cache.data import load_batch
 

@@ -3,7 +3,8 @@ NDCG@K, and a complexity-bias table.
 
 Ties: Kendall is tau-b and Spearman uses average ranks (scipy); top-K sets with ties at
 the K-th value are cut by a stable sort on the score, then on the original order, so
-results are deterministic.  K larger than the list is clipped to its length.
+results are deterministic.  K larger than the list is clipped to its length (``summary``
+reports such metrics as n/a instead).
 """
 import numpy as np
 from scipy import stats
@@ -81,11 +82,17 @@ def complexity_bias(score, acc, flops, bins=5):
     return [float(((tr - pr)[which == b]).mean() / n) if np.any(which == b) else float("nan") for b in range(bins)]
 
 
-def summary(score, acc, ks=(10, 50)):
+def summary(score, acc, ks=(10, 50), percents=(1, 10)):
+    """Correlations, then @K metrics for the top K networks (named ``@top10nets``) and
+    the top p % of networks (``@top10%``).  A metric over K networks is None ("n/a")
+    when n <= K: it would cover (almost) the whole list and say nothing."""
+    n = len(score)
     out = {"kendall": kendall(score, acc), "spearman": spearman(score, acc), "pearson": pearson(score, acc)}
-    for k in ks:
-        out[f"p@top{k}"] = precision_at_top(score, acc, k)
-        out[f"p@bottom{k}"] = precision_at_bottom(score, acc, k)
-        out[f"ndcg@{k}"] = ndcg(score, acc, k)
-        out[f"br@{k}"] = best_ranking(score, acc, k)
+    cuts = [(f"{k}nets", k) for k in ks] + [(f"{p}%", int(np.ceil(n * p / 100))) for p in percents]
+    for name, k in cuts:
+        ok = 0 < k < n
+        out[f"precision@top{name}"] = precision_at_top(score, acc, k) if ok else None
+        out[f"precision@bottom{name}"] = precision_at_bottom(score, acc, k) if ok else None
+        out[f"ndcg@top{name}"] = ndcg(score, acc, k) if ok else None
+        out[f"best_rank@top{name}"] = best_ranking(score, acc, k) if ok else None
     return out

@@ -1,32 +1,23 @@
-"""Score networks of a space with a proxy and measure it against ground truth.
-
-    python -m eznas.score --proxy eznas_a --space nb201 --dataset cifar10 \
-        --ground-truth ../shared/benchmarks/nb201/nb201_test_accuracy.csv --n 200 --out runs/score.csv
-
-``--proxy`` is a baseline name, a program string (e.g. ``"l1_norm(T1G_D)"``) or an exported
-programs file with an optional function name (``runs/<run>/programs.py:program_1``; default
-program_0).  Networks are streamed (build ->
-statistics -> score, nothing stored); rows are appended to the CSV as they come, so a run
-that stops resumes where it was.  Writes the CSV, a markdown report and a scatter plot.
-"""
-import argparse
+"""Scoring the networks of a space with a proxy against ground truth (``eznas score`` is its
+command line): a proxy is a baseline name, a program string or an exported programs file;
+networks are streamed (build -> statistics -> score, nothing stored); rows are appended to
+a CSV as they come, beside a record of the settings they were made with, so a run that
+stops resumes where it was and a resume with other settings is refused."""
 import csv
 import functools
 import importlib.util
 import os
 import re
-import sys
 
 import numpy as np
 import torch
 
 from eznas import metrics
-from eznas.baselines import BASELINES, BATCH_SIZE, check_batch
-from eznas.collect import resolve_device, sample_indices
+from eznas.baselines import BASELINES
 from eznas.rowlog import append_rows, done_archs
 from eznas.spaces.benchmarks import NUM_CLASSES
 from eznas.spaces.complexity import count_flops, count_params
-from eznas.spaces.sources import SPACES, default_data, input_shape, load_ground_truth
+from eznas.spaces.sources import input_shape
 from stats_cache.data import load_batch
 
 COLUMNS = ["arch", "score", "accuracy", "flops", "params"]
@@ -41,9 +32,13 @@ def make_scorer(proxy):
         path = path if path.endswith(".py") else path + ".py"
         if not os.path.exists(path):
             raise ValueError(f"--proxy file not found: {path}")
+        # importing runs the file's code: trusted files only (program strings are the safe way)
         spec = importlib.util.spec_from_file_location("eznas_exported_programs", path)
         mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+        try:
+            spec.loader.exec_module(mod)
+        except Exception as e:  # any error of the user's file, reported with its name
+            raise ValueError(f"--proxy {path}: importing it raised {type(e).__name__}: {e}") from None
         fn = getattr(mod, fname or "program_0", None)
         if fn is None:
             raise ValueError(f"--proxy {proxy}: no function {fname or 'program_0'} (not an exported programs file)")
@@ -114,33 +109,84 @@ def _score_rows(proxy, gt, data, batch_size, seed, device, items):
                "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model)}
 
 
+def settings_path(out):
+    return os.path.splitext(out)[0] + ".settings.json"
+
+
+def proxy_identity(proxy):
+    """What a proxy is, for the settings record: its text, and for a file its content hash
+    (a file edited between runs is another proxy)."""
+    import hashlib
+
+    path = proxy.partition(".py:")[0]
+    path = path if path.endswith(".py") else path + ".py"
+    if (proxy.endswith(".py") or ".py:" in proxy) and os.path.isfile(path):
+        with open(path, "rb") as f:
+            return {"proxy": proxy, "proxy_sha256": hashlib.sha256(f.read()).hexdigest()[:16]}
+    return {"proxy": proxy}
+
+
+def check_settings(out, settings):
+    """Write ``settings`` beside the CSV ``out``, or check that an existing CSV was made
+    with the same ones (ValueError naming the differences; nothing is changed)."""
+    import json
+
+    from eznas.evolve.rundir import atomic_write
+
+    sp = settings_path(out)
+    has_rows = os.path.exists(out) and os.path.getsize(out) > 0
+    if os.path.exists(sp):
+        try:
+            with open(sp) as f:
+                old = json.load(f)
+        except (json.JSONDecodeError, OSError) as e:
+            raise ValueError(f"{sp}: unreadable settings record ({e}); write to another --out") from None
+        if has_rows and old != settings:
+            diff = {k: (old.get(k), settings.get(k)) for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k)}
+            raise ValueError(f"--out {out} holds scores made with other settings "
+                             f"({'; '.join(f'{k}: {a!r} there, {b!r} now' for k, (a, b) in diff.items())}); "
+                             "write to another --out (nothing was changed)")
+    elif has_rows:
+        raise ValueError(f"--out {out} holds scores but no record of their settings ({sp}); write to another --out")
+    atomic_write(sp, json.dumps(settings, indent=2, sort_keys=True))
+
+
 def score_space(proxy, gt, indices, out, data, batch_size=1, seed=0, device="cpu", progress=True, jobs=1):
     """Score networks ``indices`` of ``gt`` with ``proxy`` (a name accepted by make_scorer),
     appending rows to ``out`` as they come (networks already there are skipped); with
     ``jobs`` > 1, chunks of CHUNK networks are spread over processes (CPU only)."""
     make_scorer(proxy)  # a bad proxy fails here, before any work
+    check_settings(out, {**proxy_identity(proxy), "space": gt.space, "dataset": gt.dataset, "data": data,
+                         "batch_size": batch_size, "seed": seed})
     done = done_archs(out)
     todo = [i for i in indices if gt.archs[i] not in done]
     work = functools.partial(_score_rows, proxy, gt, data, batch_size, seed, device if jobs == 1 else "cpu")
     append_rows(out, COLUMNS, work, todo, jobs, CHUNK, "score", progress)
 
 
-def report(csv_path, title=""):
+def report(csv_path, title="", archs=None, about=""):
+    """Metrics of the rows of ``csv_path`` (only those of ``archs`` when given: exactly
+    the networks asked for, whatever earlier runs appended), written as a markdown report
+    and a scatter plot beside it; ``about`` (data, batch size, seed) goes under the title."""
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
+    if archs is not None:
+        want = {str(x) for x in archs}
+        rows = [r for r in rows if r["arch"] in want]
     s = np.array([float(r["score"]) for r in rows])
     a = np.array([float(r["accuracy"]) for r in rows])
     ok = np.isfinite(s)
     m = metrics.summary(s[ok], a[ok])
     bias = metrics.complexity_bias(s[ok], a[ok], np.array([float(r["flops"]) for r in rows])[ok])
-    lines = [f"# {title or os.path.basename(csv_path)}", "", f"networks: {len(rows)} ({int((~ok).sum())} non-finite scores left out)", "",
-             "| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in m.items()]
+    lines = [f"# {title or os.path.basename(csv_path)}", "", about, "",
+             f"networks: {len(rows)} ({int((~ok).sum())} non-finite scores left out)", "",
+             "| metric | value |", "|---|---|"] + [f"| {k} | {'n/a' if v is None else f'{v:.4f}'} |" for k, v in m.items()]
     lines += ["", "complexity bias (mean rank gain per FLOPs quintile, + = overestimated): " +
               ", ".join(f"{b:+.3f}" for b in bias)]
     md = os.path.splitext(csv_path)[0] + ".md"
     with open(md, "w") as f:
         f.write("\n".join(lines) + "\n")
-    scatter(s[ok], a[ok], os.path.splitext(csv_path)[0] + ".png", title)
+    scatter(s[ok], a[ok], os.path.splitext(csv_path)[0] + ".png", f"{title}\nKendall tau {m['kendall']:.3f}, n = {int(ok.sum())}")
     return m, md
 
 
@@ -150,77 +196,15 @@ def scatter(s, a, path, title=""):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    import textwrap
+
+    fig, ax = plt.subplots(figsize=(5, 4))
     ax.scatter(s, a, s=6, alpha=0.6)
     if len(s) and np.all(s > 0) and s.max() / max(s.min(), 1e-300) > 1e3:
         ax.set_xscale("log")
     ax.set_xlabel("proxy score")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(textwrap.fill(line, 60) for line in title.split("\n")), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m eznas.score", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--proxy", required=True)
-    p.add_argument("--space", required=True, choices=SPACES)
-    p.add_argument("--dataset", default=None)
-    p.add_argument("--ground-truth", default=None)
-    p.add_argument("--n", type=int, default=None, help="networks to sample (default 1000; fewer if the space has fewer)")
-    p.add_argument("--out", required=True, help="CSV of (arch, score, accuracy, flops, params)")
-    p.add_argument("--data", default=None)
-    p.add_argument("--batch-size", type=int, default=None,
-                   help=f"inputs per batch (default: 1, as EZNAS; {', '.join(f'{k} {v}' for k, v in BATCH_SIZE.items())}, "
-                        "as their papers use)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--jobs", type=int, default=1, help="processes (CPU), each scoring chunks of networks")
-    p.add_argument("--exclude", action="append", metavar="STORE_OR_RUN",
-                   help="leave out the networks of a statistics store, or of the store a run directory searched on "
-                        "(repeatable), so the figures are on networks the search never saw")
-    a = p.parse_args(argv)
-    try:
-        gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
-        make_scorer(a.proxy)
-        a.batch_size = a.batch_size if a.batch_size is not None else BATCH_SIZE.get(a.proxy, 1)
-        if a.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {a.batch_size}")
-        check_batch(a.proxy, a.batch_size)
-        if a.jobs < 1:
-            raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
-    except (ValueError, OSError) as e:
-        sys.exit(f"error: {e}")
-    try:
-        excluded = set().union(*(task_archs(e, a.space) for e in a.exclude or []))
-    except (ValueError, OSError) as e:
-        sys.exit(f"error: --exclude: {e}")
-    pool = [i for i, arch in enumerate(gt.archs) if str(arch) not in excluded]
-    n = min(a.n if a.n is not None else 1000, len(pool))
-    idx = sorted(pool[j] for j in sample_indices(len(pool), n, a.seed))
-    run = run_of(a.proxy) if a.proxy.endswith(".py") or ".py:" in a.proxy else None
-    if run and not a.exclude:
-        try:
-            seen = task_archs(run, a.space)
-        except (ValueError, OSError) as e:  # the run's store moved or is elsewhere: no check, say so
-            print(f"warning: could not read the task networks of {run} ({e}); overlap not checked", file=sys.stderr)
-            seen = set()
-        overlap = sum(str(gt.archs[i]) in seen for i in idx)
-        if overlap:
-            print(f"warning: {overlap} of the {n} networks scored were in the task of {run} (its search or validation "
-                  f"networks); add --exclude {run} to score only networks it never saw", file=sys.stderr)
-    print(f"scoring {n} networks of {a.space}/{gt.dataset} ({len(excluded)} architectures excluded), data "
-          f"{a.data or default_data(a.space)}, batch size {a.batch_size}, seed {a.seed}")
-    try:
-        score_space(a.proxy, gt, idx, a.out, a.data or default_data(a.space),
-                    a.batch_size, a.seed, resolve_device(a.device), jobs=a.jobs)
-    except ValueError as e:
-        sys.exit(f"error: {e}")
-    m, md = report(a.out, f"{a.proxy} on {a.space}/{gt.dataset}")
-    print(f"kendall {m['kendall']:.4f}  spearman {m['spearman']:.4f}  report: {md}")
-
-
-if __name__ == "__main__":
-    main()

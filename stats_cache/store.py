@@ -23,10 +23,26 @@ its arrays are written; ``write_network`` on an incomplete network deletes it fi
 interrupted collection resumes cleanly.  Opening a store of another schema version, or
 writing to a space collected with another config, raises ``StoreError`` naming the store,
 the space and the difference.
+
+Integrity: a network's completion record lists its arrays and a CRC-32 of every stored
+row (one chunk per kind), and every read checks them, so a missing chunk (which zarr
+would read as zeros), flipped bytes, a missing array or a truncated shard is a
+``DamagedError`` naming the file, never wrong numbers; a network directory whose metadata
+is gone is reported by ``networks`` instead of silently dropped.  ``verify`` lists the
+damaged networks and ``drop`` removes them so that a collection recollects them.
+
+One writer: a local store opened with mode 'a' holds ``<store>.lock`` until ``close`` (or
+the process ends); a second writer gets ``StoreLockedError`` at once.  Remote (fsspec)
+stores have no lock: run one collection per store there.
 """
 import hashlib
 import json
+import os
+import warnings
+import zlib
 from dataclasses import dataclass
+
+import filelock
 
 import numpy as np
 import torch
@@ -42,6 +58,22 @@ class StoreError(ValueError):
 
 class SchemaError(StoreError):
     """A store written with another schema version."""
+
+
+class DamagedError(StoreError):
+    """A network's stored arrays do not match its completion record."""
+
+
+class StoreLockedError(StoreError):
+    """Another process is writing to the store."""
+
+
+REPAIR = "run the same collect command with --verify to recollect damaged networks"
+
+
+def row_checksums(arr):
+    """CRC-32 of each row of a stored (kinds, n) array, in its stored dtype."""
+    return [zlib.crc32(np.ascontiguousarray(r)) for r in arr]
 
 
 def config_hash(config):
@@ -90,6 +122,9 @@ class StatsStore:
                               f"(changed since: {what}); collect the statistics again into a new store")
         if mode == "r" and not attrs:
             raise StoreError(f"{self.url}: not a statistics store (no schema_version)")
+        self._lock = None
+        if mode == "a":
+            self._lock = self._acquire_lock()
         if mode == "a" and not attrs:
             self.root.attrs.update({"schema_version": SCHEMA_VERSION})
         self.config = dict(config or {})
@@ -98,6 +133,31 @@ class StatsStore:
         if self.keep_bits is not None and (self.dtype != "float32" or not 1 <= int(self.keep_bits) <= 23):
             raise StoreError(f"{self.url}: keep_bits needs dtype float32 and 1..23 bits, got {self.keep_bits!r} with {self.dtype}")
         self.level = level
+        self._warned_unchecked = False
+
+    def _acquire_lock(self):
+        if "://" in self.url and not self.url.startswith("file://"):
+            return None  # no portable lock on remote stores
+        path = self.url.removeprefix("file://").rstrip("/") + ".lock"
+        lock = filelock.FileLock(path, timeout=0, is_singleton=True, thread_local=False)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise StoreLockedError(f"{self.url}: another process is writing to this store (it holds {path}); "
+                                   "wait for it to finish, or stop it") from None
+        return lock
+
+    def close(self):
+        """Release the writer's lock (also released when the process ends)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def space_config(self, space):
         return dict(self.root[space].attrs).get("config", {}) if space in self.root else {}
@@ -122,11 +182,36 @@ class StatsStore:
         return sorted(self.root.group_keys())
 
     def networks(self, space):
-        """Keys of the complete networks of ``space``."""
+        """Keys of the complete networks of ``space``.  Raises ``DamagedError`` when a
+        network directory has lost its metadata (it would otherwise vanish silently)."""
         if space not in self.root:
             return []
+        lost = self.lost_networks(space)
+        if lost:
+            raise DamagedError(f"{self.url}/{space}: {len(lost)} network directories have no zarr.json "
+                               f"({', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}); {REPAIR}")
+        return self._complete(space)
+
+    def _complete(self, space):
         g = self.root[space]
-        return sorted(k for k in g.group_keys() if g[k].attrs.get("complete"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zarr warns about each unrecognised directory
+            return sorted(k for k in g.group_keys() if g[k].attrs.get("complete"))
+
+    def lost_networks(self, space):
+        """Directories under ``space`` that are not readable zarr groups (metadata gone)."""
+        g = self.root[space]
+        prefix = "/".join(p for p in (self.root.store_path.path, space) if p)
+        store = self.root.store
+
+        async def ls():
+            return [k async for k in store.list_dir(prefix)]
+
+        entries = {k.rstrip("/") for k in zarr.core.sync.sync(ls())} - {"zarr.json"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zarr warns about each unrecognised directory
+            known = set(g.keys())
+        return sorted(entries - known)
 
     def is_complete(self, space, key):
         path = f"{space}/{key}"
@@ -142,12 +227,11 @@ class StatsStore:
         from stats_cache.collect import group_indices
 
         sg = self.open_space(space)
-        if key in sg:
-            del sg[key]
+        self._delete(space, key)
         g = sg.create_group(key)
         groups = group_indices(stats)
         shapes = {fam: [list(stats[idx[0]].tensors[kinds[0]].shape) for idx in groups] for fam, kinds in FAMILIES.items()}
-        nbytes = 0
+        nbytes, checksums = 0, {}
         for fam, kinds in FAMILIES.items():
             total = int(group_bounds(groups, shapes[fam])[-1])
             if total == 0:
@@ -169,8 +253,9 @@ class StatsStore:
                                dtype=self.dtype, compressors=[self.codec(arr.itemsize)])
             z[...] = arr
             nbytes += arr.nbytes
+            checksums[fam] = row_checksums(arr)
         g.attrs.update({**attrs, "layer_names": [s.name for s in stats], "groups": groups, "shapes": shapes,
-                        "n_layers": len(stats), "complete": False})
+                        "n_layers": len(stats), "checksums": checksums, "complete": False})
         g.attrs["complete"] = True
         return nbytes
 
@@ -179,7 +264,7 @@ class StatsStore:
         together), which then compresses 16 % better and faster (on full float32 or float16
         mantissas the shuffle does worse than zstd alone)."""
         if self.keep_bits is None:
-            return ZstdCodec(level=self.level)
+            return ZstdCodec(level=self.level, checksum=True)
         return BloscCodec(cname="zstd", clevel=self.level, shuffle="shuffle", typesize=itemsize)
 
     # ---- reading ----------------------------------------------------------------
@@ -198,22 +283,73 @@ class StatsStore:
         for k in kinds:
             by_fam.setdefault(FAMILY_OF[k], []).append(k)
         groups = [(idx, {}) for idx in attrs["groups"]]
+        sums = attrs.get("checksums")
+        if sums is None and not self._warned_unchecked:
+            self._warned_unchecked = True
+            warnings.warn(f"{self.url}: networks written before checksums were recorded (e.g. {path}); "
+                          "damage to them cannot be detected", stacklevel=2)
         for fam, ks in by_fam.items():
             if not groups:
                 break
-            arr = g[fam]
             shapes = attrs["shapes"][fam]
             bounds = group_bounds(attrs["groups"], shapes)
             # float16 -> float32 by torch: numpy's cast is about 14x slower
             if 2 * len(ks) >= len(FAMILIES[fam]):  # most of the family: one read of the whole array
-                whole = torch.from_numpy(np.ascontiguousarray(arr[...])).to(torch.float32)
+                whole = self._rows(g, path, fam, None, sums)
                 rows = {k: whole[POSITION[k]] for k in ks}
             else:
-                rows = {k: torch.from_numpy(np.ascontiguousarray(arr[POSITION[k]])).to(torch.float32) for k in ks}
+                rows = {k: self._rows(g, path, fam, POSITION[k], sums) for k in ks}
             for k, row in rows.items():
                 for j, (idx, out) in enumerate(groups):
                     out[k] = row[bounds[j]:bounds[j + 1]].reshape([len(idx)] + list(shapes[j])).to(device)
         return NetworkStats(key, attrs, groups)
+
+    def _rows(self, g, path, fam, row, sums):
+        """Family ``fam`` of network ``path`` (all rows, or one), checked against the
+        completion record, as a float32 tensor."""
+        where = f"{self.url}/{path}/{fam}"
+        try:
+            arr = g[fam]
+        except KeyError:
+            raise DamagedError(f"{where}: array missing from a network marked complete; {REPAIR}") from None
+        try:
+            data = np.ascontiguousarray(arr[...] if row is None else arr[row])
+        except Exception as e:  # a truncated or garbled shard: zarr / codec errors of many types
+            raise DamagedError(f"{where}: unreadable ({type(e).__name__}: {e}); {REPAIR}") from None
+        if sums is not None:
+            want = sums.get(fam)
+            if want is not None and row is not None:
+                want = want[row:row + 1]
+            if want is None or row_checksums(data if row is None else data[None]) != want:
+                raise DamagedError(f"{where}: checksum mismatch (stored data changed or a chunk is missing); {REPAIR}")
+        return torch.from_numpy(data).to(torch.float32)
+
+    # ---- repair -----------------------------------------------------------------
+    def verify(self, space, progress=False):
+        """{network key: reason} for every damaged network of ``space``: metadata lost, or
+        an array missing, unreadable or not matching its checksums.  Incomplete networks
+        are not damaged (a collection resumes them)."""
+        from tqdm import tqdm
+
+        if space not in self.root:
+            return {}
+        bad = {k: "network metadata (zarr.json) missing" for k in self.lost_networks(space)}
+        for k in tqdm(self._complete(space), desc=f"verify {space}", unit="net", disable=not progress):
+            try:
+                self.read_network(space, k)
+            except DamagedError as e:
+                bad[k] = str(e).split(": ", 1)[-1].split("; ")[0]
+        return bad
+
+    def drop(self, space, key):
+        """Delete network ``key`` of ``space`` whatever state it is in (writers only)."""
+        if self._lock is None and "://" not in self.url:
+            raise StoreError(f"{self.url}: open the store with mode 'a' to delete networks")
+        self._delete(space, key)
+
+    def _delete(self, space, key):
+        prefix = "/".join(p for p in (self.root.store_path.path, space, key) if p)
+        zarr.core.sync.sync(self.root.store.delete_dir(prefix))
 
     def decoded_nbytes(self, space, key):
         """Bytes of a network's 22 kinds once read as float32, from array metadata only."""

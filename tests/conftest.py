@@ -37,3 +37,16 @@ def synthetic_store(tmp_path):
     url = str(tmp_path / "syn.zarr")
     make_store(url)
     return url
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the ``eznas`` command in this process: returns (exit code, stdout, stderr)."""
+    from eznas.cli import run
+
+    def call(*args):
+        code = run([str(a) for a in args])
+        cap = capsys.readouterr()
+        return code, cap.out, cap.err
+
+    return call

@@ -88,14 +88,16 @@ def test_config_errors_name_the_problem(tmp_path):
         Config.from_sources(str(p))
 
 
-def test_two_plus_resume_two_equals_four_and_cli_smoke(tmp_path, synthetic_store, capsys):
-    from eznas.evolve.__main__ import main
+def test_two_plus_resume_two_equals_four_and_cli_smoke(tmp_path, synthetic_store, cli):
+    def main(args):
+        code, out, err = cli("evolve", *args)
+        assert code == 0, err
+        return out
 
     common = ["--store", synthetic_store, "--population", "8", "--mu", "4", "--lambda", "8", "--nets-per-space", "6",
               "--task-nets", "20", "--validation-nets", "6", "--max-depth", "5", "--seed", "5", "--quiet", "--runs-root", str(tmp_path)]
     main(common + ["--generations", "4", "--name", "four"])
-    main(common + ["--generations", "2", "--name", "two"])
-    out = capsys.readouterr().out
+    out = main(common + ["--generations", "2", "--name", "two"])
     assert "programs.py" in out and "best programs" in out
     main(["--resume", str(tmp_path / "two"), "--generations", "4", "--quiet"])
     four = json.load(open(tmp_path / "four" / "checkpoint.json"))
@@ -104,17 +106,15 @@ def test_two_plus_resume_two_equals_four_and_cli_smoke(tmp_path, synthetic_store
     assert two["population"] == four["population"]
     assert two["hof"] == four["hof"]
     assert os.path.exists(tmp_path / "four" / "programs.py") and os.path.exists(tmp_path / "four" / "fitness.png")
-    with pytest.raises(SystemExit, match="only"):
-        main(["--resume", str(tmp_path / "two"), "--population", "9"])
+    code, _, err = cli("evolve", "--resume", str(tmp_path / "two"), "--population", "9")
+    assert code == 2 and "only" in err
 
 
-def test_a_test_set_that_cannot_be_built_fails_before_the_search(tmp_path, synthetic_store):
-    from eznas.evolve.__main__ import main
-
-    args = ["--store", synthetic_store, "--task-nets", "20", "--validation-nets", "6", "--quiet",
+def test_a_test_set_that_cannot_be_built_fails_before_the_search(tmp_path, synthetic_store, cli):
+    args = ["evolve", "--store", synthetic_store, "--task-nets", "20", "--validation-nets", "6", "--quiet",
             "--runs-root", str(tmp_path), "--name", "t"]
-    with pytest.raises(SystemExit, match="--test bench_sss:digits:5000"):
-        main(args + ["--test", "bench_sss:digits:5000"])  # the table has 1000 networks
-    with pytest.raises(SystemExit, match="--test nats_sss:cifar10:5"):
-        main(args + ["--test", "nats_sss:cifar10:5"])  # no ground truth without a file
+    code, _, err = cli(*args, "--test", "bench_sss:digits:5000")  # the table has 1000 networks
+    assert code == 2 and "--test bench_sss:digits:5000" in err
+    code, _, err = cli(*args, "--test", "nats_sss:cifar10:5")  # no ground truth without a file
+    assert code == 2 and "--test nats_sss:cifar10:5" in err
     assert not os.path.exists(tmp_path / "t" / "checkpoint.json")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from eznas import heldout
-from eznas.collect import collect_space, collection_config
+from eznas.collection import collect_space, collection_config
 from eznas.parallel import score_items
 from eznas.spaces.sources import load_ground_truth
 from stats_cache.store import StatsStore

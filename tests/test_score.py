@@ -3,19 +3,41 @@ import os
 
 import pytest
 
-from eznas.score import main, make_scorer
+from eznas.score import make_scorer
 
 
-def test_score_cli_streams_resumes_and_reports(tmp_path, capsys):
+def score(cli, *args):
+    code, out, err = cli("score", "--quiet", *args)
+    assert code == 0, err
+    return out
+
+
+def test_score_cli_streams_resumes_and_reports(tmp_path, cli):
     out = str(tmp_path / "s.csv")
-    main(["--proxy", "l1_norm(T1G_D)", "--space", "bench_nb201", "--n", "3", "--out", out])
+    assert "kendall" in score(cli, "--proxy", "l1_norm(T1G_D)", "--space", "bench_nb201", "--n", "3", "--out", out)
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 3 and list(rows[0]) == ["arch", "score", "accuracy", "flops", "params"]
     assert os.path.exists(out[:-4] + ".md") and os.path.exists(out[:-4] + ".png")
-    assert "kendall" in capsys.readouterr().out
-    main(["--proxy", "l1_norm(T1G_D)", "--space", "bench_nb201", "--n", "4", "--out", out])
+    score(cli, "--proxy", "l1_norm(T1G_D)", "--space", "bench_nb201", "--n", "4", "--out", out)
     rows2 = list(csv.DictReader(open(out)))
     assert len(rows2) == 4 and rows2[:3] == rows  # resumed: the first three untouched
+
+
+def test_score_resume_with_other_settings_is_refused_and_reports_cover_the_request(tmp_path, cli):
+    out = str(tmp_path / "s.csv")
+    score(cli, "--proxy", "params", "--space", "bench_sss", "--n", "12", "--out", out)
+    before = open(out).read()
+    for other in (["--proxy", "flops"], ["--seed", "1"], ["--batch-size", "2"]):
+        args = {"--proxy": "params", "--seed": "0", "--batch-size": "1", **dict([other])}
+        code, _, err = cli("score", "--quiet", "--space", "bench_sss", "--n", "12", "--out", out,
+                           *[x for kv in args.items() for x in kv])
+        assert code == 2 and "other settings" in err and other[0].lstrip("-").replace("-", "_") in err
+        assert open(out).read() == before  # nothing appended
+    # a smaller request reports exactly its own networks (a subset of the CSV's rows)
+    score(cli, "--proxy", "params", "--space", "bench_sss", "--n", "5", "--out", out)
+    md = open(out[:-4] + ".md").read()
+    assert "networks: 5 " in md and "5 networks of bench_sss/digits sampled with seed 0" in md
+    assert "| precision@top10nets | n/a |" in md  # 5 networks: a top-10 metric says nothing
 
 
 def test_bad_proxy_is_a_clear_error():
@@ -25,13 +47,13 @@ def test_bad_proxy_is_a_clear_error():
         make_scorer("missing_file.py")
 
 
-def test_score_with_two_processes_matches_one(tmp_path, monkeypatch):
+def test_score_with_two_processes_matches_one(tmp_path, monkeypatch, cli):
     import eznas.score
 
     monkeypatch.setattr(eznas.score, "CHUNK", 3)  # 8 networks: 3 chunks over 2 processes
     one, two = str(tmp_path / "one.csv"), str(tmp_path / "two.csv")
-    main(["--proxy", "eznas_a", "--space", "bench_nb201", "--n", "8", "--out", one])
-    main(["--proxy", "eznas_a", "--space", "bench_nb201", "--n", "8", "--out", two, "--jobs", "2"])
+    score(cli, "--proxy", "eznas_a", "--space", "bench_nb201", "--n", "8", "--out", one)
+    score(cli, "--proxy", "eznas_a", "--space", "bench_nb201", "--n", "8", "--out", two, "--jobs", "2")
     a = {r["arch"]: r for r in csv.DictReader(open(one))}
     b = {r["arch"]: r for r in csv.DictReader(open(two))}
     assert a.keys() == b.keys() and len(a) == 8
@@ -40,19 +62,21 @@ def test_score_with_two_processes_matches_one(tmp_path, monkeypatch):
         assert a[k]["params"] == b[k]["params"]
 
 
-def test_exclude_leaves_out_a_stores_networks(tmp_path, capsys):
-    from eznas.collect import collect_space, collection_config
+def test_exclude_leaves_out_a_stores_networks(tmp_path, cli):
+    from eznas.collection import collect_space, collection_config
     from eznas.spaces.sources import load_ground_truth
     from stats_cache.store import StatsStore
 
     gt = load_ground_truth("bench_sss")
     store_url = str(tmp_path / "s.zarr")
-    store = StatsStore(store_url, "a", config=collection_config("digits", 1, 0, "float32", "rcb", "sum"))
-    collect_space(gt, store, list(range(12)), 0, "cpu", False)  # the first 12 architectures
+    with StatsStore(store_url, "a", config=collection_config("digits", 1, 0, "float32", "rcb", "sum")) as store:
+        collect_space(gt, store, list(range(12)), 0, "cpu", False)  # the first 12 architectures
     out = str(tmp_path / "p.csv")
-    main(["--proxy", "params", "--space", "bench_sss", "--n", "30", "--seed", "1", "--out", out, "--exclude", store_url])
+    code, _, err = cli("score", "--proxy", "params", "--space", "bench_sss", "--n", "30", "--seed", "1", "--out", out,
+                       "--exclude", store_url)
     scored = {r["arch"] for r in csv.DictReader(open(out))}
-    assert len(scored) == 30 and not scored & {str(a) for a in gt.archs[:12]}
-    assert "12 architectures excluded" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="--exclude"):
-        main(["--proxy", "params", "--space", "bench_sss", "--n", "3", "--out", out, "--exclude", str(tmp_path / "none")])
+    assert code == 0 and len(scored) == 30 and not scored & {str(a) for a in gt.archs[:12]}
+    assert "12 architectures excluded" in err
+    code, _, err = cli("score", "--proxy", "params", "--space", "bench_sss", "--n", "3", "--out", out,
+                       "--exclude", str(tmp_path / "none"))
+    assert code == 2 and "--exclude" in err

@@ -3,7 +3,7 @@ import zarr
 import torch
 
 from eznas.bench.spaces import build_bench_nb201
-from eznas.collect import collect_space, collection_config
+from eznas.collection import collect_space, collection_config
 from eznas.spaces.benchmarks import GroundTruth
 from stats_cache.collect import collect
 from stats_cache.schema import KINDS

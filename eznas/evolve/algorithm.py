@@ -126,7 +126,11 @@ class Evolution:
         cfg = self.cfg
         ck = self.run.load_checkpoint()
         if ck is not None:
-            self.restore(ck)
+            try:
+                self.restore(ck)
+            except (KeyError, TypeError, ValueError, IndexError) as e:  # ProgramError is a ValueError
+                raise ValueError(f"{self.run.file('checkpoint.json')}: corrupt checkpoint "
+                                 f"({type(e).__name__}: {e})") from None
         else:
             random.seed(cfg.seed)
         with backend(cfg.backend, cfg.scheduler or None):

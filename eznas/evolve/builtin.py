@@ -6,7 +6,7 @@ the fly into a local store; the search config is small (a few minutes on 2 cores
 import os
 import time
 
-from eznas.collect import collect_space, collection_config, sample_indices, store_key
+from eznas.collection import collect_space, collection_config, sample_indices, store_key
 from eznas.spaces.sources import PACKAGE_DATA, default_data, load_ground_truth
 from stats_cache.store import SchemaError, StatsStore
 
@@ -42,8 +42,8 @@ def ensure_builtin_store(url, n, seed=0, progress=True, log=print):
     keys = []
     for space, dataset in available():
         cfg = collection_config(default_data(space), 1, seed, "float32", "rcb", "sum")
-        store = _open(url, cfg, log)
         gt = load_ground_truth(space, dataset)
-        collect_space(gt, store, sample_indices(len(gt), n, seed), seed, "cpu", progress)
+        with _open(url, cfg, log) as store:
+            collect_space(gt, store, sample_indices(len(gt), n, seed), seed, "cpu", progress)
         keys.append(store_key(space, dataset))
     return keys

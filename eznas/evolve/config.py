@@ -8,6 +8,37 @@ SEED_PROGRAMS = ("layer_mean(frobenius_norm(sigmoid(logdet(sign(T1G_D)))))",
                  "layer_mean(frobenius_norm(sigmoid(logdet(sign(T3G_N)))))")
 
 
+HELP = {  # one line per field: the command line's help and the README's config table
+    "generations": "generations (paper: 15)",
+    "population": "population size (paper: 50)",
+    "tournament": "tournament size of the selection (paper: 4)",
+    "mu": "survivors kept by fitness each generation; the rest by tournament (paper: 25)",
+    "lambda_": "offspring asked of DEAP's varOr each generation; only valid ones are kept (paper: 50)",
+    "cxpb": "crossover probability (paper: 0.4)",
+    "mutpb": "mutation probability (paper: 0.4)",
+    "min_depth": "minimum tree depth of new programs (paper: 2)",
+    "max_depth": "maximum tree depth (paper: 10)",
+    "spaces_per_gen": "spaces drawn per generation, s (paper: 4)",
+    "nets_per_space": "search networks per space per generation; 0 = all of them (paper: 20; see BENCHMARKS)",
+    "task_nets": "networks per space in the task set (search + validation)",
+    "validation_nets": "networks per space held out of the search: final ranking and reported figures only",
+    "filter_nets": "search networks per space of the shape-only filter",
+    "to_scalar": "how a layer's tensor becomes a number when a program leaves a tensor: mean or l2",
+    "seed": "seed of the search (sampling, variation, splits)",
+    "jobs": "worker processes evaluating programs (results do not depend on it)",
+    "backend": "loky, threading, sequential or dask",
+    "scheduler": "dask scheduler address (backend dask); empty: a local cluster",
+    "store": "statistics store path or fsspec URL (eznas collect); empty: the built-in task",
+    "spaces": "store keys searched; empty: every space in the store",
+    "seed_programs": "programs placed in the first population",
+    "tests": "held-out test sets SPACE:DATASET:N scored after the run",
+    "hof_size": "hall-of-fame size",
+    "batch_mb": "statistics gathered per evaluation batch, per worker (MB)",
+    "cache_mb": "decoded statistics kept between generations, per worker (MB)",
+    "run_dir": "the run's directory (set by the command)",
+}
+
+
 @dataclass
 class Config:
     generations: int = 15

@@ -1,6 +1,7 @@
 """A run's directory: resolved config, library versions, per-generation log, atomic
 checkpoints, hall of fame and exported programs."""
 import csv
+import glob
 import json
 import os
 import platform
@@ -8,12 +9,37 @@ import time
 
 
 def atomic_write(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename: a reader (or a
+    resume after a kill) sees the old file or the new one, never half of one."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_tmp(folder):
+    """Delete ``*.tmp-PID`` files left in ``folder`` by killed processes (never the only
+    copy of anything: the rename had not happened)."""
+    for p in glob.glob(os.path.join(folder, "*.tmp-*")):
+        pid = p.rsplit(".tmp-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            os.remove(p)
 
 
 def versions():
@@ -33,9 +59,12 @@ def versions():
 class RunDir:
     LOG_COLUMNS = ["gen", "best", "median", "best_validation", "valid_offspring", "offspring", "evaluated", "seconds", "best_program"]
 
-    def __init__(self, path):
-        self.path = path
-        os.makedirs(path, exist_ok=True)
+    def __init__(self, path, create=True):
+        self.path = str(path)
+        if not create and not os.path.isfile(os.path.join(self.path, "config.json")):
+            raise ValueError(f"--resume {self.path}: no config.json there (not a run directory)")
+        os.makedirs(self.path, exist_ok=True)
+        remove_stale_tmp(self.path)
 
     @classmethod
     def new(cls, root="runs", name=None):
@@ -55,21 +84,28 @@ class RunDir:
         atomic_write(self.file("versions.json"), json.dumps(versions(), indent=2))
 
     def read_config(self):
-        with open(self.file("config.json")) as f:
-            return json.load(f)
+        return self._read_json("config.json", "run config")
+
+    def _read_json(self, name, what):
+        p = self.file(name)
+        try:
+            with open(p) as f:
+                d = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}: corrupt {what} ({e})") from None
+        except FileNotFoundError:
+            raise ValueError(f"{p}: missing (not a run directory?)") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"{p}: corrupt {what} (not a JSON object)")
+        return d
 
     def save_checkpoint(self, state):
         atomic_write(self.file("checkpoint.json"), json.dumps(state))
 
     def load_checkpoint(self):
-        p = self.file("checkpoint.json")
-        if not os.path.exists(p):
+        if not os.path.exists(self.file("checkpoint.json")):
             return None
-        try:
-            with open(p) as f:
-                return json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{p}: corrupt checkpoint ({e})") from None
+        return self._read_json("checkpoint.json", "checkpoint")
 
     def write_log(self, rows):
         import io

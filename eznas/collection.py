@@ -1,13 +1,8 @@
-"""Collect statistics of sampled networks of a space into a zarr store.
-
-    python -m eznas.collect --space nb201 --dataset cifar10 \
-        --ground-truth ../shared/benchmarks/nb201/nb201_test_accuracy.csv --n 80 --store runs/stats.zarr
-
-Networks already complete in the store are skipped, so an interrupted run resumes.
-"""
-import argparse
+"""Collecting a space's statistics into a store: which networks (sampled with a seed),
+how each is built and measured, and the loop that writes them (``eznas collect`` is its
+command line).  Networks already complete in the store are skipped, so an interrupted
+collection resumes."""
 import random
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,15 +11,22 @@ from tqdm import tqdm
 
 from eznas.baselines import BASELINES
 from eznas.spaces.complexity import count_flops, count_params
-from eznas.spaces.sources import SPACES, default_data, input_shape, load_ground_truth
+from eznas.spaces.sources import input_shape
 from stats_cache.collect import collect
 from stats_cache.data import load_batch
-from stats_cache.store import StatsStore, net_key
+from stats_cache.store import net_key
 
 
 def resolve_device(device):
+    """'auto' (CUDA when there is one) or any torch device name; ValueError otherwise."""
     if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device {device!r} is not a device (auto, cpu, cuda, cuda:1, ...)") from None
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine")
     return device
 
 
@@ -88,42 +90,3 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
             nbytes += f.result()
             written += 1
     return written, nbytes, time.perf_counter() - t0
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m eznas.collect", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--space", required=True, choices=SPACES)
-    p.add_argument("--dataset", default=None, help="cifar10, cifar100, imagenet16-120 (built-in spaces: digits)")
-    p.add_argument("--ground-truth", default=None, help="ground-truth file (not needed for built-in spaces)")
-    p.add_argument("--n", type=int, default=80, help="networks to sample")
-    p.add_argument("--store", required=True, help="store path or fsspec URL")
-    p.add_argument("--data", default=None, help="photos, digits, folder:PATH or cifar:PATH (default by space)")
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", default="float32", choices=["float16", "float32"],
-                   help="float32 (default) keeps the statistics that exported programs see when scoring; "
-                        "float16 halves the disk but changes precision-sensitive programs' scores")
-    p.add_argument("--keep-bits", type=int, default=None,
-                   help="float32 with each mantissa rounded to this many bits (1..23; 7 = bfloat16's precision): "
-                        "lossy, smaller on disk, float32's range (no float16 underflow)")
-    p.add_argument("--pattern", default="rcb", choices=["rcb", "cbr"])
-    p.add_argument("--device", default="auto")
-    a = p.parse_args(argv)
-    try:
-        gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
-        cfg = collection_config(a.data or default_data(a.space), a.batch_size, a.seed, a.dtype, a.pattern, "sum", a.keep_bits)
-        store = StatsStore(a.store, "a", config=cfg)
-    except (ValueError, OSError) as e:
-        sys.exit(f"error: {e}")
-    idx = sample_indices(len(gt), a.n, a.seed)
-    n, nbytes, secs = collect_space(gt, store, idx, a.seed, resolve_device(a.device))
-    key = store_key(gt.space, gt.dataset)
-    total = len(store.networks(key))
-    print(f"{key}: wrote {n} networks in {secs:.1f} s ({n / max(secs, 1e-9):.2f} net/s); "
-          f"{total} complete in {a.store}; {store.bytes_on_disk() / 1e6:.1f} MB on disk "
-          f"({nbytes / 1e6:.1f} MB uncompressed this run)")
-
-
-if __name__ == "__main__":
-    main()

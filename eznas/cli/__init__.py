@@ -1,0 +1,96 @@
+"""The ``eznas`` command: one entry point, a subcommand per job.
+
+    eznas collect | evolve | score | bench | nas | analyze  [flags]   (eznas COMMAND --help)
+
+Messages go to stderr through ``logging`` (``--quiet``: warnings and errors only;
+``--verbose``: debug, with tracebacks); results go to stdout.  Exit codes: 0 done,
+1 the data is damaged (a store that fails its checksums), 2 bad input (an argument, a
+file or a config field, named in the message), 130 interrupted (Ctrl-C; resumable).
+"""
+import argparse
+import importlib
+import logging
+import sys
+
+from eznas import __version__
+
+log = logging.getLogger("eznas")
+
+COMMANDS = {  # name: module holding HELP, add_arguments(parser) and run(args)
+    "collect": "eznas.cli.collect",
+    "evolve": "eznas.cli.evolve",
+    "score": "eznas.cli.score",
+    "bench": "eznas.cli.bench",
+}
+
+EXIT_DAMAGED, EXIT_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the module docs' layout and shows each flag's default (unless the help text
+    already says it, or there is none to show)."""
+
+    def _get_help_string(self, action):
+        h = action.help or ""
+        if "default" in h or action.default is None or action.default is False or action.default == argparse.SUPPRESS \
+                or not action.option_strings:
+            return h
+        return h + " (default: %(default)s)"
+
+
+def positive_int(text):
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def nonnegative_int(text):
+    v = int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def setup_logging(quiet=False, verbose=False):
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    logging.captureWarnings(True)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="eznas", description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--version", action="version", version=f"eznas {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, modname in COMMANDS.items():
+        mod = importlib.import_module(modname)
+        sp = sub.add_parser(name, help=mod.HELP, description=mod.__doc__, formatter_class=HelpFormatter)
+        sp.add_argument("--quiet", "-q", action="store_true", help="warnings and errors only (no progress bars)")
+        sp.add_argument("--verbose", "-v", action="store_true", help="debug messages, tracebacks on errors")
+        mod.add_arguments(sp)
+        sp.set_defaults(_run=mod.run)
+    return p
+
+
+def main(argv=None):
+    """Run ``eznas`` with ``argv`` (default: the command line); exits with the codes above."""
+    sys.exit(run(argv))
+
+
+def run(argv=None):
+    """As ``main``, but returns the exit code."""
+    from stats_cache.store import DamagedError
+
+    a = parser().parse_args(argv)
+    setup_logging(a.quiet, a.verbose)
+    try:
+        return a._run(a) or 0
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return EXIT_INTERRUPTED
+    except DamagedError as e:
+        log.error("error: %s", e, exc_info=a.verbose)
+        return EXIT_DAMAGED
+    except (ValueError, OSError) as e:
+        log.error("error: %s", e, exc_info=a.verbose)
+        return EXIT_INPUT

@@ -1,0 +1,108 @@
+"""Discover zero-cost proxies by genetic programming (EZNAS).
+
+    eznas evolve                                   # the built-in task, a few minutes on 2 cores
+    eznas evolve --store runs/stats.zarr --generations 15 --jobs 2 --test nb201:cifar10:1000
+    eznas evolve --resume runs/<run>               # continue an interrupted run
+
+With no store: a real, small search on the built-in task (NB201 CIFAR-10/100 and two width
+spaces; statistics collected on the fly into runs/builtin-stats.zarr).  Otherwise give a
+statistics store (eznas collect) and optionally a TOML config of the fields below; flags
+override the config, which overrides the paper's defaults.  Every run writes runs/<time>/
+with config.json, versions.json, log.csv, checkpoint.json, hall_of_fame.json, heldout.md,
+fitness.png and programs.py (program_0 = best on validation networks).  Ctrl-C stops after
+the last finished generation's checkpoint; --resume continues it.
+"""
+import dataclasses
+import logging
+
+HELP = "search for proxies (the built-in task when no --store is given)"
+log = logging.getLogger("eznas.evolve")
+
+# what a resumed run may change: more generations, and how (not what) it computes
+RESUME_OVERRIDES = ("generations", "jobs", "backend", "scheduler", "cache_mb", "batch_mb")
+LISTS = ("spaces", "tests", "seed_programs")
+
+
+def config_flags():
+    """{field: type} of the Config fields settable by a flag."""
+    from eznas.evolve.config import Config
+
+    return {f.name: {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            for f in dataclasses.fields(Config) if f.name not in LISTS + ("run_dir",)}
+
+
+def add_arguments(p):
+    from eznas.evolve import builtin
+    from eznas.evolve.config import HELP as FIELD_HELP
+    from eznas.evolve.config import Config
+
+    p.add_argument("--config", help="TOML file with config fields (the flags below)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run (only "
+                   + ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES) + " may change)")
+    p.add_argument("--runs-root", default="runs", help="where run directories are made")
+    p.add_argument("--name", help="run directory name (default: the start time)")
+    p.add_argument("--spaces", help="comma-separated store keys (default: all in the store)")
+    p.add_argument("--test", action="append", metavar="SPACE:DATASET:N",
+                   help="a held-out test set scored after the run, disjoint from the task's networks, e.g. "
+                        "nb201:imagenet16-120:500 (repeatable; statistics streamed, nothing stored; "
+                        f"built-in task: {' '.join(builtin.DEFAULT_TESTS)})")
+    g = p.add_argument_group("search settings (default: the paper's; the built-in task's in brackets)")
+    defaults = Config()
+    for k, t in config_flags().items():
+        b = f" [{builtin.DEFAULTS[k]}]" if k in builtin.DEFAULTS else ""
+        g.add_argument("--" + k.rstrip("_").replace("_", "-"), dest=k, type=t, default=None, metavar=t.__name__.upper(),
+                       help=f"{FIELD_HELP[k]} (default: {getattr(defaults, k)!r}{b})".replace("%", "%%"))
+
+
+def config_from(a):
+    """(Config, RunDir) from parsed arguments: a resumed run's stored config with the
+    allowed changes, or a new run (the built-in task when no store or config is given)."""
+    from eznas.evolve.config import Config
+    from eznas.evolve.rundir import RunDir
+
+    flags = config_flags()
+    if a.resume:
+        run = RunDir(a.resume, create=False)
+        stored = run.read_config()
+        changed = {k: getattr(a, k) for k in RESUME_OVERRIDES if getattr(a, k) is not None}
+        ignored = [k for k in flags if k not in RESUME_OVERRIDES and getattr(a, k) is not None]
+        if ignored:
+            raise ValueError(f"--resume keeps the run's config; only {sorted(RESUME_OVERRIDES)} may change (got {ignored})")
+        cfg = Config.from_sources(overrides={**stored, **changed})  # checked before anything is written
+        if changed:
+            run.write_config(cfg.to_dict())
+        return cfg, run
+    over = {k: getattr(a, k) for k in flags}
+    if a.spaces:
+        over["spaces"] = a.spaces.split(",")
+    if a.test:
+        over["tests"] = a.test
+    builtin = not (a.config or a.store)
+    if builtin:
+        from eznas.evolve import builtin as B
+
+        over = {**B.DEFAULTS, **{k: v for k, v in over.items() if v is not None}}
+        over.setdefault("tests", B.DEFAULT_TESTS)
+        over["store"] = B.DEFAULT_STORE
+    cfg = Config.from_sources(a.config, over)
+    if builtin:
+        cfg.spaces = cfg.spaces or B.ensure_builtin_store(cfg.store, cfg.task_nets, cfg.seed, not a.quiet, log.info)
+    run = RunDir.new(a.runs_root, a.name)
+    cfg.run_dir = run.path
+    run.write_config(cfg.to_dict())
+    return cfg, run
+
+
+def run(a):
+    from eznas.evolve.search import search
+
+    cfg, rundir = config_from(a)
+    result = search(cfg, rundir, progress=not a.quiet)
+    print("\nbest programs, ranked on validation networks the search never used (min tau over spaces):")
+    for r in result.rows[:5]:
+        print(f"  {r['function'] or '':9s} validation {r['validation_min_tau']:+.3f}  search {r['search_min_tau']:+.3f}  "
+              f"{r['program']}")
+    print("\nheld-out Kendall tau, programs beside baselines on the same networks:")
+    print(result.heldout)
+    print(f"\nexported programs (program_0 = best on validation): {rundir.file('programs.py')}")
+    print(f"log, checkpoint, hall of fame, held-out table, fitness plot: {rundir.path}")

@@ -1,0 +1,83 @@
+"""Score networks of a space with a proxy and measure it against ground truth.
+
+    eznas score --proxy eznas_a --space nb201 --dataset cifar10 --n 200 --out runs/score.csv
+    eznas score --proxy runs/<run>/programs.py:program_0 --space nb201 --exclude runs/<run> --out runs/p0.csv
+
+--proxy is a baseline name, a program string (e.g. "layer_mean(l1_norm(T1G_D))": parsed,
+never executed) or an exported programs file with an optional function name (default
+program_0).  A .py file is imported, which runs its code: pass only files you trust.
+Networks are streamed (build -> statistics -> score, nothing stored); rows are appended to
+the CSV as they come, so a run that stops resumes; the settings are recorded beside it
+(<out>.settings.json) and a resume with other settings is refused.  Writes the CSV, a
+markdown report (<out>.md) and a scatter plot (<out>.png) of exactly the networks asked for.
+"""
+import logging
+
+from eznas.cli import positive_int
+
+HELP = "score networks of a space with a proxy, against ground truth"
+log = logging.getLogger("eznas.score")
+
+
+def add_arguments(p):
+    from eznas.baselines import BASELINES, BATCH_SIZE
+    from eznas.spaces.sources import SPACES
+
+    p.add_argument("--proxy", required=True, help=f"baseline ({', '.join(BASELINES)}), program string, or FILE.py[:FUNCTION]")
+    p.add_argument("--space", required=True, choices=SPACES, help="search space")
+    p.add_argument("--dataset", default=None, help="cifar10, cifar100, imagenet16-120 (built-in spaces: digits; default: the space's first)")
+    p.add_argument("--ground-truth", default=None, help="ground-truth file (default: the copy shipped for NB201 and built-in spaces)")
+    p.add_argument("--n", type=positive_int, default=1000, help="networks to sample (fewer if the space has fewer)")
+    p.add_argument("--out", required=True, help="CSV of (arch, score, accuracy, flops, params)")
+    p.add_argument("--data", default=None, help="photos, digits, folder:PATH or cifar:PATH (default: by space)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help=f"inputs per batch (default: 1, as EZNAS; {', '.join(f'{k} {v}' for k, v in BATCH_SIZE.items())}, "
+                        "as their papers use)")
+    p.add_argument("--seed", type=int, default=0, help="sampling, initialisation and data seed")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    p.add_argument("--jobs", type=positive_int, default=1, help="processes (CPU), each scoring chunks of networks")
+    p.add_argument("--exclude", action="append", metavar="STORE_OR_RUN",
+                   help="leave out the networks of a statistics store, or of the store a run directory searched on "
+                        "(repeatable), so the figures are on networks the search never saw")
+
+
+def run(a):
+    from eznas.baselines import BATCH_SIZE, check_batch
+    from eznas.collection import resolve_device, sample_indices
+    from eznas.score import make_scorer, report, run_of, score_space, task_archs
+    from eznas.spaces.sources import default_data, input_shape, load_ground_truth
+    from stats_cache.data import load_batch
+
+    gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
+    make_scorer(a.proxy)
+    batch = a.batch_size if a.batch_size is not None else BATCH_SIZE.get(a.proxy, 1)
+    check_batch(a.proxy, batch)
+    device = resolve_device(a.device)
+    data = a.data or default_data(a.space)
+    load_batch(data, batch, input_shape(gt.space, gt.dataset)[1], a.seed)  # a bad --data fails now
+    excluded = set()
+    for e in a.exclude or []:
+        try:
+            excluded |= task_archs(e, a.space)
+        except (ValueError, OSError) as err:
+            raise ValueError(f"--exclude {e}: {err}") from None
+    pool = [i for i, arch in enumerate(gt.archs) if str(arch) not in excluded]
+    n = min(a.n, len(pool))
+    idx = sorted(pool[j] for j in sample_indices(len(pool), n, a.seed))
+    run_dir = run_of(a.proxy) if a.proxy.endswith(".py") or ".py:" in a.proxy else None
+    if run_dir and not a.exclude:
+        try:
+            seen = task_archs(run_dir, a.space)
+        except (ValueError, OSError) as e:  # the run's store moved or is elsewhere: no check, say so
+            log.warning(f"could not read the task networks of {run_dir} ({e}); overlap not checked")
+            seen = set()
+        overlap = sum(str(gt.archs[i]) in seen for i in idx)
+        if overlap:
+            log.warning(f"{overlap} of the {n} networks scored were in the task of {run_dir} (its search or "
+                        f"validation networks); add --exclude {run_dir} to score only networks it never saw")
+    about = (f"{n} networks of {a.space}/{gt.dataset} sampled with seed {a.seed} ({len(excluded)} architectures "
+             f"excluded); data {data}, batch size {batch}, device {device}")
+    log.info("scoring " + about)
+    score_space(a.proxy, gt, idx, a.out, data, batch, a.seed, device, progress=not a.quiet, jobs=a.jobs)
+    m, md = report(a.out, f"{a.proxy} on {a.space}/{gt.dataset}", archs=[gt.archs[i] for i in idx], about=about)
+    print(f"kendall {m['kendall']:.4f}  spearman {m['spearman']:.4f}  networks {n}  report: {md}")

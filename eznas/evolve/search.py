@@ -1,0 +1,54 @@
+"""The search as one call: config in, run directory and ranked programs out (what
+``eznas evolve`` runs; usable from a notebook or another codebase)."""
+import logging
+import os
+from dataclasses import dataclass
+
+from eznas.evolve.algorithm import Evolution
+from eznas.evolve.config import Config
+from eznas.evolve.finish import finish, plan_tests
+from eznas.evolve.rundir import RunDir
+from eznas.evolve.task import Task
+
+log = logging.getLogger("eznas.evolve")
+
+
+@dataclass
+class SearchResult:
+    run_dir: str
+    rows: list  # hall of fame, best on validation networks first (hall_of_fame.json "programs")
+    heldout: str  # the held-out table (markdown), as in heldout.md
+
+    @property
+    def programs_file(self):
+        return os.path.join(self.run_dir, "programs.py")
+
+
+def search(cfg, run=None, progress=True):
+    """Run (or resume) the search ``cfg`` (a Config, or a dict of its fields) in ``run``
+    (a RunDir or a path; default: a new directory under runs/).  A run directory holding a
+    checkpoint is resumed.  Returns a SearchResult."""
+    if isinstance(cfg, dict):
+        cfg = Config.from_sources(overrides=cfg)
+    if not cfg.store:
+        raise ValueError("config field 'store' is empty: collect statistics first (eznas collect), "
+                         "or run the built-in task with `eznas evolve`")
+    if run is None or not isinstance(run, RunDir):
+        run = RunDir.new() if run is None else RunDir(run)
+    if cfg.run_dir != run.path:
+        cfg.run_dir = run.path
+    if not os.path.exists(run.file("config.json")):
+        run.write_config(cfg.to_dict())
+    task = Task(cfg.store, cfg.spaces, cfg.task_nets, cfg.validation_nets, cfg.seed, cfg.filter_nets)
+    plan_tests(cfg, task)  # a test set that cannot be built fails now, not after the search
+    log.info(f"run directory: {run.path}; spaces: {', '.join(task.spaces)} "
+             f"({', '.join(str(len(v)) for v in task.nets.values())} networks)")
+    evo = Evolution(cfg, task, run, progress=progress)
+    try:
+        pop, hof = evo.run_all()
+    except KeyboardInterrupt:
+        log.error(f"interrupted: generation {evo.gen} was not finished; the checkpoint holds the last finished one; "
+                  f"resume with: eznas evolve --resume {run.path}")
+        raise
+    rows, md = finish(cfg, task, run, pop, hof, log=log.info)
+    return SearchResult(run.path, rows, md)
