@@ -107,6 +107,9 @@ def pick_test_indices(gt, n, exclude, seed):
 
 def _stream_rows(programs, gt, data_cfg, how, items):
     from eznas.collection import measure_network
+    from eznas.parallel import exit_with_parent
+
+    exit_with_parent()
     from eznas.spaces.sources import input_shape
     from stats_cache.data import load_batch
 

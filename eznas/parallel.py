@@ -17,6 +17,31 @@ from eznas.program import kinds_used, parse
 
 _STORES = {}
 CACHE_MB = 1024
+_WATCHDOG = []  # this worker's parent watch thread, once started
+
+
+def exit_with_parent(poll_s=0.5):
+    """In a worker process, end it as soon as its parent dies (a killed run would
+    otherwise leave loky's idle workers, and their memory, for five minutes).  A no-op in
+    the main process."""
+    import multiprocessing
+    import os
+    import threading
+    import time
+
+    if _WATCHDOG or multiprocessing.parent_process() is None:
+        return
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    t = threading.Thread(target=watch, daemon=True, name="eznas-exit-with-parent")
+    t.start()
+    _WATCHDOG.append(t)
 
 
 def open_store(url):
@@ -99,6 +124,7 @@ def score_chunk(store_url, programs, items, how="mean", threads=None, budget_mb=
     the number of networks."""
     import torch
 
+    exit_with_parent()
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads or 1)  # one thread everywhere: bitwise the same sums whatever the worker count
     try:

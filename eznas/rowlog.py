@@ -40,6 +40,9 @@ def appending(path, columns):
 def _in_worker(work, items):
     import torch
 
+    from eznas.parallel import exit_with_parent
+
+    exit_with_parent()
     torch.set_num_threads(1)  # one torch thread per process
     return list(work(items))
 

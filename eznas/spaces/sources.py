@@ -10,9 +10,38 @@ BUILTIN = ("bench_nb201", "bench_nb201_noisy", "bench_sss", "bench_sss_noisy")
 SPACES = ("nb201", "nats_sss", "nds_darts", "nds_amoeba", "nds_enas", "nds_pnas", "nds_nasnet") + BUILTIN
 
 
+def _parser(space):
+    """The function that checks an architecture id of ``space`` (ValueError when bad)."""
+    from eznas.spaces import nats_sss, nb201
+
+    if space in ("nb201", "bench_nb201", "bench_nb201_noisy"):
+        return nb201.parse
+    if space == "nats_sss":
+        return nats_sss.parse
+    if space in ("bench_sss", "bench_sss_noisy"):
+        from eznas.bench.spaces import sss_parse
+
+        return sss_parse
+    return None  # NDS records are checked when built
+
+
 def load_ground_truth(space, dataset=None, path=None):
     """Ground truth of ``space`` on ``dataset`` read from ``path`` (the built-in spaces
-    read the tables shipped with the package and need no path)."""
+    read the tables shipped with the package and need no path).  Every architecture id is
+    checked on load: a bad one is a GroundTruthError naming the file and the row."""
+    gt = _load(space, dataset, path)
+    check = _parser(space)
+    if check is not None:
+        for row, arch in enumerate(gt.archs):
+            try:
+                check(arch)
+            except (ValueError, KeyError, TypeError) as e:
+                raise B.GroundTruthError(f"{gt.source}: data row {row + 1}: architecture {arch!r} is not a {space} "
+                                         f"architecture ({e})") from None
+    return gt
+
+
+def _load(space, dataset, path):
     if space in BUILTIN:
         path = path or os.path.join(PACKAGE_DATA, f"{space}.csv")
         return B.load_table(path, space, dataset or "digits")
