@@ -1,2 +1,29 @@
-"""EZNAS engine: search spaces, program evaluation, evolution, export."""
-__version__ = "0.1.0"
+"""EZNAS engine: discover zero-cost NAS proxies by genetic programming, and use them.
+
+Python API (the command line is ``eznas``):
+
+- ``eznas.measures(model, inputs, names, device=None, loss_fn=None)`` -> {name: score}
+  for baselines, program strings, a run's programs or exported functions (the model is
+  left exactly as it was);
+- ``eznas.load_programs(run_dir)`` -> the run's programs, best first, each callable as
+  ``program(model, inputs)`` and carrying its formula;
+- ``eznas.search(config, run_dir=None)`` -> SearchResult (run directory, ranked programs,
+  held-out table);
+- ``eznas.find_layers(model, inputs)`` -> the layers programs read and the convolutions
+  left out, with why.
+"""
+__version__ = "0.2.0"
+
+__all__ = ["measures", "load_programs", "search", "find_layers", "Program", "__version__"]
+
+
+def __getattr__(name):  # lazy: `import eznas` stays light (torch and deap load on first use)
+    if name in ("measures", "load_programs", "find_layers", "Program"):
+        from eznas import proxies as m
+
+        return getattr(m, name)
+    if name == "search":
+        from eznas.evolve.search import search
+
+        return search
+    raise AttributeError(f"module 'eznas' has no attribute {name!r}")

@@ -49,9 +49,9 @@ def _weights(model):
     return [m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def _ce_grads(model, x, y):
+def _ce_grads(model, x, y, loss_fn=None):
     model.zero_grad(set_to_none=True)
-    F.cross_entropy(model(x), y).backward()
+    (loss_fn or F.cross_entropy)(model(x), y).backward()
     return [w.grad if w.grad is not None else torch.zeros_like(w) for w in _weights(model)]
 
 
@@ -63,33 +63,34 @@ def flops(model, x, y=None):
     return count_flops(model, (1,) + tuple(x.shape[1:]))
 
 
-def grad_norm(model, x, y):
+def grad_norm(model, x, y, loss_fn=None):
     """Sum over conv/linear layers of the L2 norm of the weight gradient."""
     model.train()
-    return float(sum(g.norm() for g in _ce_grads(model, x, y)))
+    return float(sum(g.norm() for g in _ce_grads(model, x, y, loss_fn)))
 
 
-def snip(model, x, y):
+def snip(model, x, y, loss_fn=None):
     """sum |dL/dw * w| (Lee et al. 2019)."""
     model.train()
-    gs = _ce_grads(model, x, y)
+    gs = _ce_grads(model, x, y, loss_fn)
     return float(sum((g * w.detach()).abs().sum() for g, w in zip(gs, _weights(model))))
 
 
-def grasp(model, x, y):
+def grasp(model, x, y, loss_fn=None):
     """-sum w * (H g) (Wang et al. 2020), by double backward."""
     model.train()
+    loss = loss_fn or F.cross_entropy
     ws = _weights(model)
     model.zero_grad(set_to_none=True)
-    g0 = torch.autograd.grad(F.cross_entropy(model(x), y), ws, allow_unused=True)
+    g0 = torch.autograd.grad(loss(model(x), y), ws, allow_unused=True)
     g0 = [g.detach() if g is not None else torch.zeros_like(w) for g, w in zip(g0, ws)]
-    g1 = torch.autograd.grad(F.cross_entropy(model(x), y), ws, create_graph=True, allow_unused=True)
+    g1 = torch.autograd.grad(loss(model(x), y), ws, create_graph=True, allow_unused=True)
     z = sum((a * b).sum() for a, b in zip(g0, g1) if b is not None)
     hg = torch.autograd.grad(z, ws, allow_unused=True)
     return float(-sum((w.detach() * h).sum() for w, h in zip(ws, hg) if h is not None))
 
 
-def fisher(model, x, y):
+def fisher(model, x, y, loss_fn=None):
     """Sum over channels of 0.5 * mean over batch of (sum over space of a * dL/da)^2 on the
     outputs of every ReLU (Turner et al. 2020)."""
     model.train()
@@ -105,7 +106,7 @@ def fisher(model, x, y):
             handles.append(m.register_forward_hook(keep))
     try:
         model.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
+        (loss_fn or F.cross_entropy)(model(x), y).backward()
     finally:
         for h in handles:
             h.remove()
@@ -171,19 +172,27 @@ def naswot(model, x, y=None):
     return float(torch.linalg.slogdet(naswot_kernel(model, x)).logabsdet)
 
 
-def program_scores(model, x, programs, seed=0):
+def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb"):
     """Scores of several programs on one collection of the model's statistics on the batch
     ``x`` (only the passes their terminals need are run).  ``programs``: {name: (program
     string, aggregate)} with aggregate 'mean' or 'sum' over layers (a program written
-    ``layer_sum(...)`` / ``layer_mean(...)`` carries its own).  Returns {name: float}."""
-    from eznas.program import aggregate_layers, kinds_used, layer_values, parse, split_aggregate
+    ``layer_sum(...)`` / ``layer_mean(...)`` carries its own).  ``how``: a layer's tensor
+    to a scalar ('mean' or 'l2').  Returns {name: float}, NaN for a program that cannot
+    apply (a network without layers, as the engine scores it)."""
+    from eznas.program import OpError, aggregate_layers, kinds_used, layer_values, parse, split_aggregate
     from stats_cache.collect import collect, group_layers
 
     parsed = {name: split_aggregate(parse(text), agg) for name, (text, agg) in programs.items()}
     kinds = {k for prefix, _ in parsed.values() for k in kinds_used(prefix)}
-    groups = group_layers(collect(model, x, seed=seed, kinds=kinds))
-    per_layer = {prefix: layer_values(prefix, groups) for prefix, _ in parsed.values()}  # each program once
-    return {name: aggregate_layers(per_layer[prefix], agg) for name, (prefix, agg) in parsed.items()}
+    groups = group_layers(collect(model, x, seed=seed, kinds=kinds, pattern=pattern))
+    per_layer = {}
+    for prefix, _ in parsed.values():  # each program once; NaN where it cannot apply (no layers, an op error)
+        try:
+            per_layer[prefix] = layer_values(prefix, groups, how)
+        except OpError:
+            per_layer[prefix] = None
+    return {name: aggregate_layers(per_layer[prefix], agg) if per_layer[prefix] is not None else float("nan")
+            for name, (prefix, agg) in parsed.items()}
 
 
 def eznas_a(model, x, y=None, program=EZNAS_A, aggregate="mean"):
@@ -201,6 +210,11 @@ def eznas_a_paper(model, x, y=None):
     """EZNAS-A as the paper's text writes it (on T3G_N), averaged over layers."""
     return eznas_a(model, x, y, program=EZNAS_A_PAPER)
 
+
+# the baselines that are programs of the engine's language (scored on the same statistics)
+PROGRAM_BASELINES = {"eznas_a": f"layer_mean({EZNAS_A})", "eznas_a_sum": f"layer_sum({EZNAS_A})",
+                     "eznas_a_paper": f"layer_mean({EZNAS_A_PAPER})"}
+LOSS_BASED = ("snip", "grasp", "fisher", "grad_norm")  # take labels and an optional loss_fn(output, labels)
 
 BASELINES = {"params": params, "flops": flops, "synflow": synflow, "snip": snip, "grasp": grasp, "fisher": fisher,
              "grad_norm": grad_norm, "jacob_cov": jacob_cov, "naswot": naswot, "eznas_a": eznas_a,

@@ -7,8 +7,7 @@ L2 norm) and multiplied by the sign fixed at export so that larger means better.
 function's docstring gives the infix formula, the fitness and the spaces it was evolved on.
 ``score(layers, fn)`` averages a function over a network's layers.
 
-``score_module(model, batch, fn)`` (here, not in the exported file) scores any torch model
-with such a function in one call: collect statistics -> apply -> average over layers.
+``eznas.measures(model, batch, [fn])`` scores any torch model with such a function.
 """
 import inspect
 import re
@@ -76,7 +75,7 @@ Each ``program_<k>(layer)`` takes one layer's statistics, a dict of the 22 tenso
 (T1_D, T2_D, T3, T4_D, T1G_D, ..., T3G_P, T4G_P; see stats_cache/schema.py), and returns a
 float; larger means better.  ``score(layers, program_0)`` combines a network's layers as
 the program says (``program_0.aggregate``: 'mean' or 'sum' over layers).
-With the eznas package: ``eznas.export.score_module(model, batch, program_0)``.
+With the eznas package: ``eznas.measures(model, batch, [program_0])`` scores any torch model.
 """
 import math
 
@@ -118,12 +117,8 @@ def export_file(path, rows, how="mean"):
 
 
 def score_module(model, batch, fn, seed=0, pattern="rcb"):
-    """Score a torch model with an exported function: statistics of ``batch`` (collect),
-    ``fn`` on every layer, mean over layers."""
-    from stats_cache.collect import collect
+    """Score a torch model with an exported function (``eznas.measures`` with that one
+    function; the model is left as it was)."""
+    from eznas.proxies import measures
 
-    layers = collect(model, batch, seed=seed, pattern=pattern)
-    if not layers:
-        raise ValueError(f"no {pattern.upper()} layers found in the model")
-    total = sum(fn(s.tensors) for s in layers)
-    return total if getattr(fn, "aggregate", "mean") == "sum" else total / len(layers)
+    return next(iter(measures(model, batch, [fn], seed=seed, pattern=pattern).values()))

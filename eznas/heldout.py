@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
-from eznas.baselines import EZNAS_A, EZNAS_A_PAPER
+from eznas.baselines import PROGRAM_BASELINES
 from eznas.batch import NetBatch, randomised
 from eznas.metrics import kendall
 from eznas.parallel import score_items
@@ -22,8 +22,6 @@ from eznas.program import kinds_used, parse
 from stats_cache.collect import group_layers
 
 # baselines that are programs over the stored statistics (mean / sum over layers in the name)
-PROGRAM_BASELINES = {"eznas_a": f"layer_mean({EZNAS_A})", "eznas_a_sum": f"layer_sum({EZNAS_A})",
-                     "eznas_a_paper": f"layer_mean({EZNAS_A_PAPER})"}
 ATTR_BASELINES = ("params", "flops", "synflow")  # recorded per network at collection
 BASELINE_NAMES = ATTR_BASELINES + tuple(PROGRAM_BASELINES)
 

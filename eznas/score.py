@@ -42,9 +42,7 @@ def make_scorer(proxy):
         fn = getattr(mod, fname or "program_0", None)
         if fn is None:
             raise ValueError(f"--proxy {proxy}: no function {fname or 'program_0'} (not an exported programs file)")
-        from eznas.export import score_module
-
-        return lambda model, x, y=None: score_module(model, x, fn)
+        return functools.partial(_exported_score, fn)
     from eznas.program import ProgramError, parse
 
     try:
@@ -52,6 +50,18 @@ def make_scorer(proxy):
     except ProgramError as e:
         raise ValueError(f"--proxy {proxy!r} is neither a baseline ({', '.join(BASELINES)}), a .py file, nor a program: {e}") from None
     return lambda model, x, y=None: BASELINES["eznas_a"](model, x, y, program=proxy)
+
+
+def _exported_score(fn, model, x, y=None):
+    """An exported function's score of ``model``; NaN for a network without layers (as
+    the engine scores it)."""
+    from eznas.proxies import measures
+    from stats_cache.layers import NoLayersError
+
+    try:
+        return measures(model, x, [fn])[fn.__name__]
+    except NoLayersError:
+        return float("nan")
 
 
 def labels_for(source, n, num_classes, seed):

@@ -64,7 +64,7 @@ def _capture(layers, store, want):
     return handles
 
 
-def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_scale=0.1, kinds=None):
+def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_scale=0.1, kinds=None, report=None):
     """Return a list of ``LayerStats`` (one per layer, execution order) with the 22 kinds.
 
     ``data``: the batch D (B, C, H, W).  ``labels``: if given, the backward signal is
@@ -72,7 +72,9 @@ def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_
     (default: the data's).  ``kinds``: record only these kinds, running only the passes
     they need (``stats_cache.schema.inputs_needed``), which saves most of the time and
     memory when a program reads one or two; a P kind also brings its D counterpart (P is
-    stored as P minus D).  The model's train/eval mode is restored afterwards.
+    stored as P minus D).  The model's train/eval mode is restored afterwards (its
+    BatchNorm running statistics are not: work on a copy to keep them).  ``report``: a
+    dict that receives which convolutions were left out and why (``find_layers``).
     """
     if kinds is not None:
         kinds = set(kinds)
@@ -84,7 +86,7 @@ def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_
     device = torch.device(device) if device is not None else data.device
     model = model.to(device)
     data = data.to(device)
-    layers = find_layers(model, data[:1], pattern)
+    layers = find_layers(model, data[:1], pattern, report)
     relus = [l.relu for l in layers]
     inplace = [getattr(r, "inplace", False) for r in relus]
     for r in relus:

@@ -25,8 +25,20 @@ class Layer:
     name: str
 
 
-def find_layers(model, example, pattern="rcb"):
-    """Return the model's RCB (or CBR) layers in execution order."""
+class NoLayersError(ValueError):
+    """A model has no layer of the pattern (raised by callers that need layers); the
+    message, from ``no_layers_message``, says why."""
+
+
+def _what(mod, names):
+    return "no module (the network's input, or a functional op such as F.relu or torch.cat)" if mod is None \
+        else f"{type(mod).__name__} {names.get(mod, '?')!r}"
+
+
+def find_layers(model, example, pattern="rcb", report=None):
+    """Return the model's RCB (or CBR) layers in execution order.  ``report``: a dict that
+    receives ``left_out`` [(convolution name, why it is not a layer) for every other
+    Conv2d that ran] and ``ran`` {module type: how many ran in the forward pass}."""
     if pattern not in ("rcb", "cbr"):
         raise ValueError(f"pattern must be 'rcb' or 'cbr', got {pattern!r}")
     names = {m: n for n, m in model.named_modules()}
@@ -58,7 +70,8 @@ def find_layers(model, example, pattern="rcb"):
             h.remove()
         model.train(was)
 
-    layers = []
+    layers, why = [], {}
+    second = set()  # second convolutions of ReLU-Conv-Conv-BN blocks
     for m in order:
         if not isinstance(m, nn.Conv2d):
             continue
@@ -66,17 +79,47 @@ def find_layers(model, example, pattern="rcb"):
         if pattern == "rcb":
             relu = inputs_of.get(m)
             if not isinstance(relu, nn.ReLU):
+                why[m] = f"its input comes from {_what(relu, names)}, not an nn.ReLU module"
                 continue
             bn = next((c for c in nxt if isinstance(c, nn.BatchNorm2d)), None)
+            conv2 = None
             if bn is None:  # ReLU-Conv-Conv-BN: look through one more conv
                 conv2 = next((c for c in nxt if isinstance(c, nn.Conv2d)), None)
                 if conv2 is not None:
                     bn = next((c for c in consumers.get(conv2, []) if isinstance(c, nn.BatchNorm2d)), None)
             if bn is not None:
                 layers.append(Layer(relu, m, bn, names.get(m, "?")))
+                if conv2 is not None:
+                    second.add(conv2)
+            else:
+                why[m] = "its output does not feed a BatchNorm2d (directly or through one more Conv2d)"
         else:
             bn = next((c for c in nxt if isinstance(c, nn.BatchNorm2d)), None)
             relu = next((c for c in consumers.get(bn, []) if isinstance(c, nn.ReLU)), None) if bn else None
             if relu is not None:
                 layers.append(Layer(relu, m, bn, names.get(m, "?")))
-    return layers
+            else:
+                why[m] = ("its output does not feed a BatchNorm2d" if bn is None
+                          else "its BatchNorm2d's output does not feed an nn.ReLU module")
+    for m in second:
+        why[m] = "second convolution of a ReLU-Conv-Conv-BN block (the first one is the layer)"
+    if report is not None:
+        report["left_out"] = [(names.get(m, "?"), why[m]) for m in order if m in why]
+        report["ran"] = {t.__name__: sum(isinstance(m, t) for m in order) for t in (nn.Conv2d, nn.ReLU, nn.BatchNorm2d)}
+    return layers  # may be empty: an NB201 cell of only skip / pooling / none edges has no layer
+
+
+def no_layers_message(model, pattern, report):
+    """Why ``model`` has no layer of ``pattern``, from a ``find_layers`` report."""
+    ran, left_out = report.get("ran", {}), report.get("left_out", [])
+    convs, relus = ran.get("Conv2d", 0), ran.get("ReLU", 0)
+    msg = (f"no {'ReLU-Conv2d-BatchNorm2d' if pattern == 'rcb' else 'Conv2d-BatchNorm2d-ReLU'} layers found in "
+           f"{type(model).__name__} ({convs} Conv2d and {relus} nn.ReLU modules ran in the forward pass)")
+    if convs and not relus:
+        msg += ("; its ReLUs are functional (F.relu / torch.relu), which module hooks cannot see: "
+                "use nn.ReLU modules")
+    elif convs and pattern == "rcb":
+        msg += "; if the model is Conv-BN-ReLU, use pattern 'cbr'"
+    if left_out:
+        msg += "; " + "; ".join(f"{n}: {w}" for n, w in left_out[:5]) + (" ..." if len(left_out) > 5 else "")
+    return msg

@@ -1,0 +1,206 @@
+"""Score any PyTorch model with zero-cost proxies: the engine's baselines, program strings,
+a run's programs, or functions exported into a programs file.
+
+    import eznas
+    eznas.measures(model, (x, y), ["eznas_a", "synflow", "layer_sum(l1_norm(T1G_D))"])
+    best = eznas.load_programs("runs/<run>")[0]     # program_0, ranked on validation networks
+    best(model, x)                                  # its score (larger = predicted better)
+
+The model is never changed: every proxy runs on a deep copy, so its parameters, buffers
+(BatchNorm running statistics), gradients and train/eval mode are exactly as they were.
+"""
+import copy
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+
+import torch
+
+log = logging.getLogger("eznas.proxies")
+
+
+@dataclass(frozen=True)
+class Program:
+    """A discovered program: its string (parsed, never executed), the sign fixed at export
+    (larger = better), how a layer's tensor becomes a number, and what the search measured.
+    Calling it scores a model: ``program(model, inputs)``."""
+    text: str
+    name: str = ""
+    sign: float = 1.0
+    to_scalar: str = "mean"
+    validation_min_tau: float = None
+    validation_taus: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def formula(self):
+        from eznas.export import infix
+        from eznas.program import parse
+
+        return infix(parse(self.text))
+
+    @property
+    def aggregate(self):
+        from eznas.program import parse, split_aggregate
+
+        return split_aggregate(parse(self.text))[1]
+
+    def __call__(self, model, inputs, **kw):
+        return measures(model, inputs, [self], **kw)[self.label]
+
+    @property
+    def label(self):
+        return self.name or self.text
+
+    def __str__(self):
+        return f"{self.label}: {self.text}"
+
+
+def load_programs(run_dir):
+    """A run's programs, best on validation networks first (``program_0`` ... as in its
+    programs.py), read from hall_of_fame.json and config.json (data only: nothing in the run
+    directory is executed)."""
+    def read(name):
+        p = os.path.join(run_dir, name)
+        try:
+            with open(p) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise ValueError(f"{p}: missing (is {run_dir} a finished run directory?)") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}: not valid JSON ({e})") from None
+
+    hof, cfg = read("hall_of_fame.json"), read("config.json")
+    rows = hof.get("programs") if isinstance(hof, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise ValueError(f"{os.path.join(run_dir, 'hall_of_fame.json')}: no programs (the run has not finished)")
+    from eznas.program import ProgramError, parse
+
+    out = []
+    for k, r in enumerate(rows):
+        try:
+            parse(r["program"])
+        except (KeyError, TypeError, ProgramError) as e:
+            raise ValueError(f"{os.path.join(run_dir, 'hall_of_fame.json')}: program {k} unreadable ({e})") from None
+        out.append(Program(r["program"], r.get("function") or f"program_{k}", float(r.get("sign", 1.0)),
+                           cfg.get("to_scalar", "mean"), r.get("validation_min_tau"), r.get("validation_taus") or {}))
+    return out
+
+
+def split_batch(inputs):
+    """(x, y or None) from a tensor, an (x, y) pair or a DataLoader / iterable of batches
+    (its first batch)."""
+    if isinstance(inputs, torch.Tensor):
+        return inputs, None
+    if isinstance(inputs, (tuple, list)):
+        if len(inputs) >= 1 and isinstance(inputs[0], torch.Tensor):
+            y = inputs[1] if len(inputs) > 1 and isinstance(inputs[1], torch.Tensor) else None
+            return inputs[0], y
+        raise ValueError("inputs: a list or tuple must start with the input tensor, e.g. (x, y)")
+    if hasattr(inputs, "__iter__"):
+        try:
+            first = next(iter(inputs))
+        except StopIteration:
+            raise ValueError("inputs: the DataLoader / iterable is empty") from None
+        return split_batch(first)
+    raise ValueError(f"inputs must be a tensor, an (x, y) batch or a DataLoader, got {type(inputs).__name__}")
+
+
+def _copy(model):
+    try:
+        return copy.deepcopy(model)
+    except Exception as e:  # modules holding locks, open files, ...: say why
+        raise ValueError(f"measures works on a copy of the model so that yours is left as it was, and "
+                         f"{type(model).__name__} cannot be deep-copied ({type(e).__name__}: {e})") from None
+
+
+def _kind(item):
+    """('baseline' | 'program' | 'exported', label, payload) of one requested proxy."""
+    from eznas.baselines import BASELINES, PROGRAM_BASELINES
+    from eznas.program import ProgramError, parse
+
+    if isinstance(item, Program):
+        return "program", item.label, item
+    if isinstance(item, str):
+        if item in PROGRAM_BASELINES:
+            return "program", item, Program(PROGRAM_BASELINES[item], item)
+        if item in BASELINES:
+            return "baseline", item, BASELINES[item]
+        try:
+            parse(item)
+        except ProgramError as e:
+            raise ValueError(f"{item!r} is neither a baseline ({', '.join(BASELINES)}) nor a program: {e}") from None
+        return "program", item, Program(item)
+    if callable(item):  # a function of an exported programs file: program_k(layer) -> float
+        return "exported", getattr(item, "__name__", repr(item)), item
+    raise ValueError(f"cannot score with {item!r}: give a baseline name, a program string, a Program or an exported function")
+
+
+def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="rcb"):
+    """{name: score} of ``model`` for each proxy in ``names`` (one or a list): baseline
+    names (eznas.baselines.BASELINES), program strings, ``Program`` objects (load_programs)
+    or functions of an exported programs file.  ``inputs``: a tensor, an (x, y) batch or a
+    DataLoader (its first batch).  ``device``: where to compute (default: the model's).
+    ``loss_fn(output, labels)``: the loss of snip / grasp / fisher / grad_norm (default
+    cross-entropy; those need labels).  Programs see the statistics of ``pattern`` layers
+    ('rcb' ReLU-Conv-BN, 'cbr' Conv-BN-ReLU); which convolutions were left out, and why, is
+    logged (logger "eznas.proxies").  The model itself is never changed."""
+    from eznas.baselines import LOSS_BASED, check_batch, program_scores
+    from stats_cache.collect import collect
+    from stats_cache.layers import NoLayersError, no_layers_message
+
+    items = [names] if isinstance(names, (str, Program)) or callable(names) else list(names)
+    x, y = split_batch(inputs)
+    if device is None:
+        p = next(model.parameters(), None)
+        device = p.device if p is not None else torch.device("cpu")
+    x = x.to(device)
+    y = y.to(device) if y is not None else None
+    kinds = [_kind(i) for i in items]
+    out = {}
+    for kind, label, fn in kinds:
+        if kind != "baseline":
+            continue
+        check_batch(label, len(x))
+        if label in LOSS_BASED:
+            if y is None:
+                raise ValueError(f"{label} needs labels: pass inputs as (x, y)")
+            out[label] = float(fn(_copy(model).to(device), x, y, loss_fn=loss_fn))
+        else:
+            out[label] = float(fn(_copy(model).to(device), x, y))
+    progs = {label: p for kind, label, p in kinds if kind == "program"}
+    exported = {label: f for kind, label, f in kinds if kind == "exported"}
+    if progs or exported:
+        report = {}
+        found = layer_report(model, x, pattern, report)
+        left_out = report["left_out"]
+        log.info(f"{type(model).__name__}: {len(found)} {pattern.upper()} layers from {report['ran']['Conv2d']} Conv2d"
+                 + (f"; left out {len(left_out)}: " + "; ".join(f"{n} ({w})" for n, w in left_out) if left_out else ""))
+        if not found:
+            raise NoLayersError(no_layers_message(model, pattern, report))
+    for how in sorted({p.to_scalar for p in progs.values()}):
+        batch = {label: p for label, p in progs.items() if p.to_scalar == how}
+        got = program_scores(_copy(model).to(device), x, {k: (p.text, "mean") for k, p in batch.items()}, seed, how, pattern)
+        out.update({k: p.sign * got[k] for k, p in batch.items()})
+    if exported:
+        layers = collect(_copy(model).to(device), x, seed=seed, pattern=pattern)
+        for label, f in exported.items():
+            total = sum(float(f(s.tensors)) for s in layers)
+            out[label] = total if getattr(f, "aggregate", "mean") == "sum" else total / len(layers)
+    return {label: out[label] for _, label, _ in kinds}
+
+
+def layer_report(model, x, pattern="rcb", report=None):
+    """Names of the layers programs read in ``model`` on batch ``x`` (traced on a copy)."""
+    from stats_cache.layers import find_layers as find
+
+    m = _copy(model)
+    p = next(m.parameters(), None)
+    return [l.name for l in find(m, x[:1].to(p.device if p is not None else "cpu"), pattern, report)]
+
+
+def find_layers(model, inputs, pattern="rcb"):
+    """(names of the layers programs read, [(convolution, why it is left out)]) of a model."""
+    report = {}
+    found = layer_report(model, split_batch(inputs)[0], pattern, report)
+    return found, report["left_out"]

@@ -1,0 +1,153 @@
+"""The Python API: eznas.measures on any model (left exactly as it was), load_programs,
+find_layers; and the three ways a network's score is computed (engine, measures on a
+program string, an exported function) agree on random programs."""
+import importlib.util
+import random
+
+import pytest
+import torch
+import torch.nn as nn
+
+import eznas
+from eznas.batch import NetBatch
+from eznas.bench.spaces import build_bench_nb201
+from eznas.evolve.primitives import make_toolbox
+from eznas.export import export_file
+from eznas.program import parse
+from stats_cache.collect import collect, group_layers
+from stats_cache.layers import NoLayersError
+
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+
+
+class Small(nn.Module):
+    """A stem conv fed by the input, then two ReLU-Conv-BN layers."""
+
+    def __init__(self, functional=False):
+        super().__init__()
+        self.functional = functional
+        self.stem, self.bn0 = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.relu1, self.conv1, self.bn1 = nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.relu2, self.conv2, self.bn2 = nn.ReLU(), nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        act = torch.relu if self.functional else None
+        x = self.bn0(self.stem(x))
+        x = self.bn1(self.conv1(act(x) if act else self.relu1(x)))
+        x = self.bn2(self.conv2(act(x) if act else self.relu2(x)))
+        return self.fc(x.mean((2, 3)))
+
+
+def batch(n=4):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(n, 3, 16, 16, generator=g), torch.randint(10, (n,), generator=g)
+
+
+NAMES = ["eznas_a", "eznas_a_sum", "synflow", "snip", "grasp", "fisher", "grad_norm", "naswot", "jacob_cov",
+         "params", "flops", "layer_sum(l1_norm(T1G_D))"]
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_measures_leaves_the_model_exactly_as_it_was(train):
+    torch.manual_seed(0)
+    m = Small().train(train)
+    m(batch()[0])  # running statistics differ from their initial values
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    out = eznas.measures(m, batch(), NAMES)
+    assert list(out) == NAMES and all(isinstance(v, float) for v in out.values())
+    assert m.training == train and all(p.grad is None for p in m.parameters())
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+    assert all(mod.inplace is False for mod in m.modules() if isinstance(mod, nn.ReLU))
+
+
+def test_inputs_may_be_a_tensor_a_pair_or_a_dataloader():
+    torch.manual_seed(0)
+    m = Small()
+    x, y = batch()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=4)
+    a = eznas.measures(m, x, ["eznas_a", "synflow"])
+    assert a == eznas.measures(m, (x, y), ["eznas_a", "synflow"]) == eznas.measures(m, loader, ["eznas_a", "synflow"])
+    assert eznas.measures(m, loader, ["snip"]) == eznas.measures(m, (x, y), ["snip"])
+    with pytest.raises(ValueError, match="snip needs labels"):
+        eznas.measures(m, x, ["snip"])
+    with pytest.raises(ValueError, match="neither a baseline"):
+        eznas.measures(m, x, ["no_such_proxy("])
+
+
+def test_loss_fn_is_the_loss_of_loss_based_proxies():
+    torch.manual_seed(0)
+    m = Small()
+    plain = eznas.measures(m, batch(), "snip")["snip"]
+    doubled = eznas.measures(m, batch(), "snip", loss_fn=lambda out, y: 2 * nn.functional.cross_entropy(out, y))["snip"]
+    assert doubled == pytest.approx(2 * plain, rel=1e-5)
+
+
+def test_layer_finding_says_what_it_left_out_and_names_functional_relus(caplog):
+    torch.manual_seed(0)
+    found, left = eznas.find_layers(Small(), batch()[0])
+    assert found == ["conv1", "conv2"] and [n for n, _ in left] == ["stem"] and "not an nn.ReLU module" in left[0][1]
+    with caplog.at_level("INFO", logger="eznas.proxies"):
+        eznas.measures(Small(), batch()[0], "eznas_a")
+    assert "2 RCB layers from 3 Conv2d; left out 1: stem" in caplog.text
+    with pytest.raises(NoLayersError, match=r"3 Conv2d and 0 nn.ReLU modules ran in the forward pass\); its ReLUs are functional"):
+        eznas.measures(Small(functional=True), batch()[0], "eznas_a")
+
+
+def random_programs(n, seed):
+    random.seed(seed)
+    tb = make_toolbox(2, 5, 4)
+    out = []
+    while len(out) < n:
+        text = str(tb.individual())
+        out.append(text)
+    return out
+
+
+def test_engine_measures_and_exported_functions_score_alike(tmp_path):
+    """One network score, three implementations: the engine's NetBatch on collected
+    statistics, eznas.measures on the program string, and the exported function."""
+    torch.manual_seed(3)
+    net = build_bench_nb201(ARCH)
+    x = torch.randn(2, 1, 8, 8)
+    groups = group_layers(collect(net, x, seed=0))
+    progs = random_programs(40, seed=1)
+    engine = NetBatch([groups])
+    rows = [{"program": p, "sign": 1.0} for p in progs]
+    spec = importlib.util.spec_from_file_location("exported_test", export_file(str(tmp_path / "p.py"), rows))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    compared = 0
+    for k, p in enumerate(progs):
+        want = float(engine.scores(parse(p), "mean")[0])
+        got = eznas.measures(net, x, [p])[p]
+        try:
+            exported = eznas.measures(net, x, [getattr(mod, f"program_{k}")])[f"program_{k}"]
+        except Exception:  # an op error: the engine gives NaN for it
+            exported = float("nan")
+        if want != want:  # NaN: the program cannot apply to this network, in every path
+            assert got != got
+            continue
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
+        assert exported == pytest.approx(want, rel=1e-6, abs=1e-9)
+        compared += 1
+    assert compared >= 20
+
+
+def test_load_programs_reads_a_finished_run(tmp_path, synthetic_store, cli):
+    code, _, err = cli("evolve", "--store", synthetic_store, "--population", "6", "--mu", "3", "--lambda", "6",
+                       "--task-nets", "20", "--validation-nets", "6", "--max-depth", "4", "--generations", "1",
+                       "--quiet", "--runs-root", tmp_path, "--name", "r")
+    assert code == 0, err
+    import json
+
+    hof = json.load(open(tmp_path / "r" / "hall_of_fame.json"))["programs"]
+    progs = eznas.load_programs(str(tmp_path / "r"))
+    assert [p.text for p in progs] == [r["program"] for r in hof] and progs[0].name == "program_0"
+    assert progs[0].validation_min_tau == hof[0]["validation_min_tau"] and progs[0].formula
+    torch.manual_seed(0)
+    net = build_bench_nb201(ARCH)
+    x = torch.randn(2, 1, 8, 8)
+    assert progs[0](net, x) == pytest.approx(progs[0].sign * eznas.measures(net, x, [progs[0].text])[progs[0].text])
+    with pytest.raises(ValueError, match="hall_of_fame.json: missing"):
+        eznas.load_programs(str(tmp_path))
