@@ -204,15 +204,21 @@ def det(a):
     return nan_where_not(ok, torch.linalg.det(m))
 
 
+def _nan_to_zero(x):
+    """NaN -> 0, everything else (-inf for a zero determinant included) unchanged."""
+    return torch.where(torch.isnan(x), torch.zeros((), dtype=x.dtype), x)
+
+
 def logdet(a):
-    """log(det) of the last two (square) dims; NaN (negative det) -> 0; NaN for
-    non-finite matrices."""
+    """log(det) of the last two (square) dims: -inf for a singular matrix, 0 for a negative
+    determinant (its log is NaN; the released EZNAS maps it to 0 too); NaN for non-finite
+    matrices."""
     m = _square_mats(a, "logdet")
     if m.shape[-1] <= 3:
         d = _det_small(m)
-        return _finite_or_nan(m, d, torch.nan_to_num(torch.log(d).to(m.dtype), nan=0.0))
+        return _finite_or_nan(m, d, _nan_to_zero(torch.log(d).to(m.dtype)))
     m, ok = finite_matrices(m)
-    return nan_where_not(ok, torch.nan_to_num(torch.logdet(m), nan=0.0))
+    return nan_where_not(ok, _nan_to_zero(torch.logdet(m)))
 
 
 def sym_eig_ratio(a):

@@ -22,10 +22,10 @@ class Op:
             raise OpError(f"{self.name}: takes {self.arity} operand(s), got {len(args)}")
         try:
             return self.fn(*args)
-        except OpError:
-            raise
-        except (RuntimeError, ValueError, IndexError) as e:  # torch shape / linalg failures
+        except torch.linalg.LinAlgError as e:  # a linear-algebra failure: the program is invalid here
             raise OpError(f"{self.name}: {e}") from None
+        # OpError (the shape rules, domain checks) passes through; anything else (out of
+        # memory, a bug) propagates with its traceback instead of passing for an invalid program
 
 
 # --- the shape rule of each op (opset.shapes) ----------------------------------------
