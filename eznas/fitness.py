@@ -34,7 +34,7 @@ def fitness_from_scores(scores, sample, accuracy):
 
 
 def evaluate(programs, store_url, sample, accuracy, jobs=1, how="mean", **memory):
-    """Fitness of program strings on ``sample`` {space: [net keys]}; ``memory``: budget_mb,
+    """Fitness of program strings on ``sample`` {space: [net keys]}; ``memory``: batch_mb,
     cache_mb (see eznas.parallel)."""
     items = [(s, k) for s, keys in sample.items() for k in keys]
     scores = score_items(store_url, list(programs), items, jobs, how, **memory)

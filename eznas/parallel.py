@@ -15,8 +15,7 @@ from joblib import Parallel, delayed, parallel_config
 from eznas.batch import NetBatch
 from eznas.program import kinds_used, parse
 
-_STORES = {}
-CACHE_MB = 1024
+CACHE_MB = 1024  # decoded statistics kept between generations, per worker (the one default; Config reads it)
 _WATCHDOG = []  # this worker's parent watch thread, once started
 
 
@@ -44,22 +43,15 @@ def exit_with_parent(poll_s=0.5):
     _WATCHDOG.append(t)
 
 
-def open_store(url):
-    from stats_cache.store import StatsStore
-
-    if url not in _STORES:
-        _STORES[url] = StatsStore(url, "r")
-    return _STORES[url]
-
-
 def _nbytes(groups):
     return sum(v.numel() * v.element_size() for _, env in groups for v in env.values())
 
 
 class NetworkCache:
-    """Per-process LRU of decoded statistics, kept per (network, kind): a program that
-    reads two kinds of a NB201 network holds 2/22 of it, so a whole search's networks
-    usually fit.  Networks are evicted least recently used first."""
+    """A process's reader: its open stores, and an LRU of decoded statistics kept per
+    (network, kind): a program that reads two kinds of a NB201 network holds 2/22 of it,
+    so a whole search's networks usually fit.  Networks are evicted least recently used
+    first.  Each worker process has one (``WORKER_CACHE``)."""
 
     def __init__(self):
         self.clear()
@@ -70,6 +62,14 @@ class NetworkCache:
         self.lock = threading.Lock()  # the 'threading' backend shares one cache between workers
         self.entries = OrderedDict()  # (url, space, key) -> (layer indices per group, {kind: [tensor per group]})
         self.nbytes = 0
+        self.stores = {}  # url -> open StatsStore
+
+    def store(self, url):
+        from stats_cache.store import StatsStore
+
+        if url not in self.stores:
+            self.stores[url] = StatsStore(url, "r")
+        return self.stores[url]
 
     def get(self, url, space, key, kinds, cache_mb):
         with self.lock:
@@ -80,7 +80,7 @@ class NetworkCache:
         idx, have = self.entries.get(ck, (None, {}))
         missing = [k for k in kinds if k not in have]
         if missing:
-            groups = open_store(url).read_network(space, key, missing).groups
+            groups = self.store(url).read_network(space, key, missing).groups
             idx = [i for i, _ in groups]
             add = {}
             for k in missing:
@@ -101,25 +101,25 @@ class NetworkCache:
         return [(i, {k: have[k][j] for k in kinds}) for j, i in enumerate(idx)]
 
 
-_CACHE = NetworkCache()
+WORKER_CACHE = NetworkCache()  # this process's reader (each joblib / dask worker has its own)
 
 
 def read_groups(url, space, key, kinds, cache_mb=CACHE_MB):
     """A network's groups restricted to ``kinds``, through this process's cache of at most
     ``cache_mb`` (kinds not yet cached are read; a network whose kinds exceed a quarter of
     the cache is read and not kept)."""
-    return _CACHE.get(url, space, key, kinds, cache_mb)
+    return WORKER_CACHE.get(url, space, key, kinds, cache_mb)
 
 
-BUDGET_MB = 512
+BATCH_MB = 256  # statistics gathered per evaluation batch, per worker (the one default; Config reads it)
 CHUNK_NETS = 10  # networks per unit of work handed to a worker
 
 
-def score_chunk(store_url, programs, items, how="mean", threads=None, budget_mb=BUDGET_MB, cache_mb=CACHE_MB):
+def score_chunk(store_url, programs, items, how="mean", threads=None, batch_mb=BATCH_MB, cache_mb=CACHE_MB):
     """Scores (len(programs), len(items)); NaN marks an op error or a non-finite score.
 
     Networks are read one at a time (only the kinds the programs use) and gathered into a
-    ``NetBatch`` until ``budget_mb`` of statistics is held; every program is then run on
+    ``NetBatch`` until ``batch_mb`` of statistics is held; every program is then run on
     the batch, and the batch is dropped.  Peak memory is about twice the budget, whatever
     the number of networks."""
     import torch
@@ -128,12 +128,12 @@ def score_chunk(store_url, programs, items, how="mean", threads=None, budget_mb=
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads or 1)  # one thread everywhere: bitwise the same sums whatever the worker count
     try:
-        return _score_chunk(store_url, programs, items, how, budget_mb, cache_mb)
+        return _score_chunk(store_url, programs, items, how, batch_mb, cache_mb)
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _score_chunk(store_url, programs, items, how, budget_mb, cache_mb):
+def _score_chunk(store_url, programs, items, how, batch_mb, cache_mb):
     prefixes = [parse(p) for p in programs]
     kinds = sorted({k for p in prefixes for k in kinds_used(p)})
     out = np.full((len(programs), len(items)), np.nan)
@@ -151,7 +151,7 @@ def _score_chunk(store_url, programs, items, how, budget_mb, cache_mb):
         pending.append(groups)
         cols.append(j)
         held += _nbytes(groups)
-        if held >= budget_mb * 2**20:
+        if held >= batch_mb * 2**20:
             flush()
             held = 0
     if pending:
@@ -175,17 +175,17 @@ def backend(name="loky", scheduler=None):
             yield
 
 
-def score_items(store_url, programs, items, jobs=1, how="mean", budget_mb=BUDGET_MB, cache_mb=CACHE_MB):
+def score_items(store_url, programs, items, jobs=1, how="mean", batch_mb=BATCH_MB, cache_mb=CACHE_MB):
     """Scores of ``programs`` on ``items`` [(space, key)], network-major, ``jobs`` workers
-    (each with its own cache of ``cache_mb`` and batches of ``budget_mb``)."""
+    (each with its own cache of ``cache_mb`` and batches of ``batch_mb``)."""
     if not programs or not items:
         return np.zeros((len(programs), len(items)))
     # chunks (and so the batches of networks evaluated together) do not depend on ``jobs``
     bounds = list(range(0, len(items), CHUNK_NETS)) + [len(items)]
     chunks = [items[a:b] for a, b in zip(bounds, bounds[1:])]
     if jobs == 1:
-        parts = [score_chunk(store_url, programs, c, how, 1, budget_mb, cache_mb) for c in chunks]
+        parts = [score_chunk(store_url, programs, c, how, 1, batch_mb, cache_mb) for c in chunks]
     else:
-        parts = Parallel(n_jobs=jobs)(delayed(score_chunk)(store_url, programs, c, how, 1, budget_mb, cache_mb)
+        parts = Parallel(n_jobs=jobs)(delayed(score_chunk)(store_url, programs, c, how, 1, batch_mb, cache_mb)
                                       for c in chunks)
     return np.concatenate(parts, axis=1)

@@ -2,6 +2,8 @@
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 
+from eznas.parallel import BATCH_MB, CACHE_MB
+
 
 SEED_PROGRAMS = ("layer_mean(frobenius_norm(sigmoid(logdet(sign(T1G_D)))))",
                  "layer_sum(frobenius_norm(sigmoid(logdet(sign(T1G_D)))))",
@@ -67,8 +69,8 @@ class Config:
     seed_programs: list = field(default_factory=lambda: list(SEED_PROGRAMS))
     tests: list = field(default_factory=list)  # held-out test sets 'space:dataset:n', streamed after the run
     hof_size: int = 10
-    batch_mb: int = 256  # statistics gathered per evaluation batch (per worker)
-    cache_mb: int = 1024  # decoded statistics kept between generations, per kind read (per worker)
+    batch_mb: int = BATCH_MB  # statistics gathered per evaluation batch (per worker)
+    cache_mb: int = CACHE_MB  # decoded statistics kept between generations, per kind read (per worker)
     run_dir: str = ""
 
     @classmethod
@@ -132,7 +134,7 @@ class Config:
             raise ValueError(f"config field 'backend' must be loky, threading, sequential or dask, got {self.backend!r}")
 
     def memory(self):
-        return {"budget_mb": self.batch_mb, "cache_mb": self.cache_mb}
+        return {"batch_mb": self.batch_mb, "cache_mb": self.cache_mb}
 
     def to_dict(self):
         return asdict(self)
