@@ -1,4 +1,4 @@
-"""Ranking metrics for proxies: correlations, top/bottom-K precision, best/worst ranking,
+"""Ranking metrics for proxies: correlations, top/bottom-K precision, best ranking,
 NDCG@K, and a complexity-bias table.
 
 Ties: Kendall is tau-b and Spearman uses average ranks (scipy); top-K sets with ties at
@@ -49,14 +49,6 @@ def best_ranking(score, acc, k):
     true_rank = np.empty(len(acc), dtype=int)
     true_rank[_top(acc, len(acc))] = np.arange(len(acc))
     return float(true_rank[_top(score, k)].min()) / len(acc)
-
-
-def worst_ranking(score, acc, k):
-    """WR@K: worst true rank among the predicted top-K, as a fraction (lower is better)."""
-    k = min(k, len(score))
-    true_rank = np.empty(len(acc), dtype=int)
-    true_rank[_top(acc, len(acc))] = np.arange(len(acc))
-    return float(true_rank[_top(score, k)].max()) / len(acc)
 
 
 def ndcg(score, acc, k):

@@ -110,10 +110,6 @@ def format_prefix(prefix):
     return fold(prefix, str, lambda name, args: f"{name}({', '.join(args)})")
 
 
-def canonical(text):
-    return format_prefix(parse(text))
-
-
 def kinds_used(prefix):
     return sorted({t for t in prefix if t in _KINDS})
 
@@ -194,5 +190,5 @@ def score_network(prefix, groups, how="mean", aggregate="mean"):
     return aggregate_layers(layer_values(body, groups, how), aggregate)
 
 
-__all__ = ["parse", "split_aggregate", "AGGREGATORS", "fold", "format_prefix", "canonical", "kinds_used", "infer", "run", "to_scalar", "score_network",
+__all__ = ["parse", "split_aggregate", "AGGREGATORS", "fold", "format_prefix", "kinds_used", "infer", "run", "to_scalar", "score_network",
            "layer_values", "aggregate_layers", "ProgramError", "OpError"]

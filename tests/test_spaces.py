@@ -18,7 +18,7 @@ need_shared = pytest.mark.skipif(not os.path.exists(NB201_CSV), reason="../share
 
 
 def test_product_index_round_trip_all():
-    strings = nb201.all_strings()
+    strings = [nb201.product_string(i) for i in range(nb201.N_ARCHS)]
     assert len(set(strings)) == 15625
     assert all(nb201.product_index(s) == i for i, s in enumerate(strings))
 
@@ -29,9 +29,8 @@ def test_benchmark_order_round_trip_and_published_optima():
     for ds, value in best.items():
         gt = B.load_nb201_csv(NB201_CSV, ds)
         assert len(gt) == 15625
-        assert round(gt.best()[1], 2) == value
-    order = nb201.NB201Order(gt.archs)
-    assert all(order.index(order.string(i)) == i for i in range(15625))
+        assert round(float(gt.accuracy.max()), 2) == value
+    assert len(set(gt.archs)) == 15625
     assert sorted(map(nb201.product_index, gt.archs)) == list(range(15625))
 
 
@@ -47,11 +46,6 @@ def test_param_counts_match_published_values():
 def test_nb201_networks_run_forward(k):
     net = nb201.build(nb201.product_string(k), C=8, N=2)
     assert net(torch.randn(1, 3, 32, 32)).shape == (1, 10)
-
-
-def test_disconnected_cells():
-    assert nb201.is_disconnected("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|") is False
-    assert nb201.is_disconnected("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|") is True
 
 
 def test_nats_sss_configs_and_forward():

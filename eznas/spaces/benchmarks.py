@@ -64,10 +64,6 @@ class GroundTruth:
         args = {"num_classes": NUM_CLASSES.get(self.dataset, 10), **self.build_kwargs, **kw}
         return _builder(self.space)(arch, **args)
 
-    def best(self):
-        i = int(np.nanargmax(self.accuracy))
-        return self.archs[i], float(self.accuracy[i])
-
 
 def _read_rows(path):
     if not os.path.exists(path):

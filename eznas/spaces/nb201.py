@@ -4,7 +4,7 @@ A cell has 6 edges in the order (1<-0), (2<-0), (2<-1), (3<-0), (3<-1), (3<-2), 
 ``OP_NAMES``; the string form is ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``.
 
 Indices: the official benchmark numbers its 15,625 cells in its own (training) order, which
-comes with the benchmark files; ``benchmarks.load_nb201`` reads it and ``NB201Order`` maps
+comes with the benchmark files; ``benchmarks.load_nb201`` reads it and its rows map
 both ways.  Without those files, ``product_index`` numbers cells in base 5 over the edge
 order above (ops in ``OP_NAMES`` order, last edge fastest).
 """
@@ -52,30 +52,6 @@ def product_string(index):
     return format_ops(from_index(index, OP_NAMES, 6, "NAS-Bench-201"))
 
 
-def all_strings():
-    return [product_string(i) for i in range(N_ARCHS)]
-
-
-class NB201Order:
-    """The benchmark's own index <-> string mapping, from its list of strings."""
-
-    def __init__(self, strings):
-        self.strings = list(strings)
-        self._index = {s: i for i, s in enumerate(self.strings)}
-        if len(self._index) != len(self.strings):
-            raise ValueError("architecture list has duplicate strings")
-
-    def string(self, index):
-        return self.strings[index]
-
-    def index(self, arch):
-        try:
-            return self._index[arch]
-        except KeyError:
-            parse(arch)
-            raise KeyError(f"{arch!r} is not in this benchmark's list") from None
-
-
 def cell_edges(arch):
     """Per node, the list of (op, source node) for TinyNetwork."""
     ops = parse(arch)
@@ -89,13 +65,3 @@ def build(arch, C=16, N=5, num_classes=10, in_channels=3, init=True):
     reductions = [False] * N + [True] + [False] * N + [True] + [False] * N
     net = TinyNetwork(cell_edges(arch), channels, reductions, num_classes, in_channels)
     return eznas_init(net) if init else net
-
-
-def is_disconnected(arch):
-    """True when no path of non-'none' edges joins the input to the output."""
-    ops = parse(arch)
-    reach = {0}
-    for node in (1, 2, 3):
-        if any(ops[k] != "none" and j in reach for k, (i, j) in enumerate(EDGES) if i == node):
-            reach.add(node)
-    return 3 not in reach
