@@ -26,7 +26,7 @@ from eznas.collection import collect_space, collection_config, resolve_device, s
 from eznas.spaces.benchmarks import GroundTruth  # noqa: E402
 from eznas.spaces import nb201  # noqa: E402
 from stats_cache.collect import collect, make_inputs  # noqa: E402
-from stats_cache.data import load_batch  # noqa: E402
+from eznas.inputs import load_batch  # noqa: E402
 from stats_cache.store import StatsStore  # noqa: E402
 from bench_fitness import programs  # noqa: E402
 from eznas.parallel import score_items  # noqa: E402

@@ -28,7 +28,7 @@ from eznas.parallel import _CACHE, score_items  # noqa: E402
 from eznas.program import OpError, parse, score_network  # noqa: E402
 from eznas.spaces import nb201  # noqa: E402
 from stats_cache.collect import collect, group_layers  # noqa: E402
-from stats_cache.data import load_batch  # noqa: E402
+from eznas.inputs import load_batch  # noqa: E402
 from stats_cache.store import StatsStore  # noqa: E402
 
 

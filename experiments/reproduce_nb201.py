@@ -30,7 +30,7 @@ from eznas.score import labels_for
 from eznas.spaces.benchmarks import NUM_CLASSES, load_nb201_csv
 from eznas.spaces import nb201
 from eznas.spaces.sources import input_shape
-from stats_cache.data import load_batch
+from eznas.inputs import load_batch
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 NB201_CSV = os.path.join(SHARED, "benchmarks", "nb201", "nb201_test_accuracy.csv")

@@ -29,7 +29,7 @@ from eznas.metrics import kendall
 from eznas.rowlog import append_rows, done_archs
 from eznas.spaces import nb201
 from eznas.spaces.benchmarks import load_nb201_csv
-from stats_cache.data import load_batch
+from eznas.inputs import load_batch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reproduce_nb201 import NB201_CSV  # noqa: E402

@@ -13,7 +13,7 @@ from eznas.baselines import BASELINES
 from eznas.spaces.complexity import count_flops, count_params
 from eznas.spaces.sources import input_shape
 from stats_cache.collect import collect
-from stats_cache.data import load_batch
+from eznas.inputs import load_batch
 from stats_cache.store import net_key
 
 

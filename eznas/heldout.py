@@ -109,7 +109,7 @@ def _stream_rows(programs, gt, data_cfg, how, items):
 
     exit_with_parent()
     from eznas.spaces.sources import input_shape
-    from stats_cache.data import load_batch
+    from eznas.inputs import load_batch
 
     torch.set_num_threads(1)
     x = load_batch(data_cfg["data"], data_cfg["batch_size"], input_shape(gt.space, gt.dataset)[1], data_cfg["seed"])

@@ -144,10 +144,10 @@ def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="r
     ``loss_fn(output, labels)``: the loss of snip / grasp / fisher / grad_norm (default
     cross-entropy; those need labels).  Programs see the statistics of ``pattern`` layers
     ('rcb' ReLU-Conv-BN, 'cbr' Conv-BN-ReLU); which convolutions were left out, and why, is
-    logged (logger "eznas.proxies").  The model itself is never changed."""
+    logged (logger "eznas.proxies"; a warning unless only a stem convolution was).  The model itself is never changed."""
     from eznas.baselines import LOSS_BASED, check_batch, program_scores
     from stats_cache.collect import collect
-    from stats_cache.layers import NoLayersError, no_layers_message
+    from stats_cache.layers import STEM, NoLayersError, no_layers_message
 
     items = [names] if isinstance(names, (str, Program)) or callable(names) else list(names)
     x, y = split_batch(inputs)
@@ -174,8 +174,12 @@ def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="r
         report = {}
         found = layer_report(model, x, pattern, report)
         left_out = report["left_out"]
-        log.info(f"{type(model).__name__}: {len(found)} {pattern.upper()} layers from {report['ran']['Conv2d']} Conv2d"
-                 + (f"; left out {len(left_out)}: " + "; ".join(f"{n} ({w})" for n, w in left_out) if left_out else ""))
+        # a stem convolution is left out by design; any other is worth a warning (a
+        # functional ReLU, a missing BatchNorm): the programs then read part of the network
+        unexpected = [(n, w) for n, w in left_out if w != STEM]
+        (log.warning if unexpected else log.info)(
+            f"{type(model).__name__}: {len(found)} {pattern.upper()} layers from {report['ran']['Conv2d']} Conv2d"
+            + (f"; left out {len(left_out)}: " + "; ".join(f"{n} ({w})" for n, w in left_out) if left_out else ""))
         if not found:
             raise NoLayersError(no_layers_message(model, pattern, report))
     for how in sorted({p.to_scalar for p in progs.values()}):

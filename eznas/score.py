@@ -18,7 +18,7 @@ from eznas.rowlog import append_rows, done_archs
 from eznas.spaces.benchmarks import NUM_CLASSES
 from eznas.spaces.complexity import count_flops, count_params
 from eznas.spaces.sources import input_shape
-from stats_cache.data import load_batch
+from eznas.inputs import load_batch
 
 COLUMNS = ["arch", "score", "accuracy", "flops", "params"]
 

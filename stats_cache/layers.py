@@ -30,8 +30,11 @@ class NoLayersError(ValueError):
     message, from ``no_layers_message``, says why."""
 
 
+STEM = "its input is the network's input (a stem convolution)"
+
+
 def _what(mod, names):
-    return "no module (the network's input, or a functional op such as F.relu or torch.cat)" if mod is None \
+    return "no module (a functional op such as F.relu, torch.cat or +)" if mod is None \
         else f"{type(mod).__name__} {names.get(mod, '?')!r}"
 
 
@@ -48,11 +51,15 @@ def find_layers(model, example, pattern="rcb", report=None):
     order = []
     keep = []  # keep traced tensors alive so ids are not reused
 
+    fed_by_input = set()
+
     def hook(mod, inp, out):
         src = produced_by.get(id(inp[0])) if inp and isinstance(inp[0], torch.Tensor) else None
         if mod not in inputs_of:
             order.append(mod)
             inputs_of[mod] = src
+            if inp and inp[0] is example:
+                fed_by_input.add(mod)
         if src is not None:
             consumers.setdefault(src, []).append(mod)
         produced_by[id(out)] = mod
@@ -79,7 +86,7 @@ def find_layers(model, example, pattern="rcb", report=None):
         if pattern == "rcb":
             relu = inputs_of.get(m)
             if not isinstance(relu, nn.ReLU):
-                why[m] = f"its input comes from {_what(relu, names)}, not an nn.ReLU module"
+                why[m] = STEM if m in fed_by_input else f"its input comes from {_what(relu, names)}, not an nn.ReLU module"
                 continue
             bn = next((c for c in nxt if isinstance(c, nn.BatchNorm2d)), None)
             conv2 = None

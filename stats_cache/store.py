@@ -112,8 +112,11 @@ class StatsStore:
         except Exception as e:  # zarr raises its own error types for a missing group
             if mode == "r":
                 raise StoreError(f"no statistics store at {self.url} ({type(e).__name__})") from None
-            raise
-        attrs = dict(self.root.attrs)
+            raise StoreError(f"{self.url}: cannot open the store ({type(e).__name__}: {e})") from None
+        try:
+            attrs = dict(self.root.attrs)
+        except Exception as e:
+            raise StoreError(f"{self.url}/zarr.json: store metadata unreadable ({type(e).__name__}: {e})") from None
         if attrs and attrs.get("schema_version") != SCHEMA_VERSION:
             got = attrs.get("schema_version")
             what = "; ".join(f"schema {v}: {SCHEMA_CHANGES[v]}" for v in sorted(SCHEMA_CHANGES)
@@ -183,42 +186,63 @@ class StatsStore:
 
     def networks(self, space):
         """Keys of the complete networks of ``space``.  Raises ``DamagedError`` when a
-        network directory has lost its metadata (it would otherwise vanish silently)."""
+        network's metadata is gone or unreadable (it would otherwise vanish silently)."""
         if space not in self.root:
             return []
-        lost = self.lost_networks(space)
-        if lost:
-            raise DamagedError(f"{self.url}/{space}: {len(lost)} network directories have no zarr.json "
+        complete, damaged = self._scan(space)
+        if damaged:
+            lost = sorted(damaged)
+            raise DamagedError(f"{self.url}/{space}: {len(lost)} networks have no readable zarr.json "
                                f"({', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}); {REPAIR}")
-        return self._complete(space)
+        return complete
 
-    def _complete(self, space):
-        g = self.root[space]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # zarr warns about each unrecognised directory
-            return sorted(k for k in g.group_keys() if g[k].attrs.get("complete"))
-
-    def lost_networks(self, space):
-        """Directories under ``space`` that are not readable zarr groups (metadata gone)."""
-        g = self.root[space]
+    def _scan(self, space):
+        """(sorted complete network keys, {damaged key: why}) of ``space``: every directory
+        under it is opened; one whose metadata is missing or unreadable is damaged."""
         prefix = "/".join(p for p in (self.root.store_path.path, space) if p)
         store = self.root.store
 
         async def ls():
             return [k async for k in store.list_dir(prefix)]
 
-        entries = {k.rstrip("/") for k in zarr.core.sync.sync(ls())} - {"zarr.json"}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # zarr warns about each unrecognised directory
-            known = set(g.keys())
-        return sorted(entries - known)
+        complete, damaged = [], {}
+        for k in sorted({k.rstrip("/") for k in zarr.core.sync.sync(ls())} - {"zarr.json"}):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    node = self.root[f"{space}/{k}"]
+                    done = node.attrs.get("complete")
+            except KeyError:
+                damaged[k] = "network metadata (zarr.json) missing"
+                continue
+            except Exception as e:  # truncated / garbled JSON: zarr and json raise many types
+                damaged[k] = f"network metadata (zarr.json) unreadable ({type(e).__name__})"
+                continue
+            if done:
+                complete.append(k)
+        return complete, damaged
 
     def is_complete(self, space, key):
+        """True for a complete network; False when absent, incomplete or with unreadable
+        metadata (a collection then writes it again)."""
         path = f"{space}/{key}"
-        return path in self.root and bool(self.root[path].attrs.get("complete"))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return path in self.root and bool(self.root[path].attrs.get("complete"))
+        except Exception:  # unreadable metadata, e.g. a write cut short by a kill
+            return False
 
     def attrs(self, space, key):
-        return dict(self.root[f"{space}/{key}"].attrs)
+        return dict(self._group(space, key).attrs)
+
+    def _group(self, space, key):
+        path = f"{space}/{key}"
+        try:
+            return self.root[path]
+        except Exception as e:
+            raise DamagedError(f"{self.url}/{path}/zarr.json: network metadata unreadable "
+                               f"({type(e).__name__}: {e}); {REPAIR}") from None
 
     # ---- writing ----------------------------------------------------------------
     def write_network(self, space, key, stats, attrs):
@@ -271,9 +295,9 @@ class StatsStore:
     def read_network(self, space, key, kinds=None, device="cpu"):
         """Read one complete network, only ``kinds`` (default: all 22), as float32 tensors."""
         path = f"{space}/{key}"
-        if not self.is_complete(space, key):
-            raise StoreError(f"{self.url}: network {path} is missing or incomplete")
-        g = self.root[path]
+        g = self._group(space, key)
+        if not g.attrs.get("complete"):
+            raise StoreError(f"{self.url}: network {path} is incomplete")
         attrs = dict(g.attrs)
         kinds = tuple(kinds) if kinds is not None else tuple(FAMILY_OF)
         bad = [k for k in kinds if k not in FAMILY_OF]
@@ -333,8 +357,8 @@ class StatsStore:
 
         if space not in self.root:
             return {}
-        bad = {k: "network metadata (zarr.json) missing" for k in self.lost_networks(space)}
-        for k in tqdm(self._complete(space), desc=f"verify {space}", unit="net", disable=not progress):
+        complete, bad = self._scan(space)
+        for k in tqdm(complete, desc=f"verify {space}", unit="net", disable=not progress):
             try:
                 self.read_network(space, k)
             except DamagedError as e:

@@ -2,7 +2,7 @@ import torch
 import torch.nn as nn
 
 from eznas.baselines import BASELINES, naswot_kernel
-from eznas.bench.spaces import build_bench_nb201
+from eznas.spaces.bench import build_bench_nb201
 
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 
@@ -41,7 +41,7 @@ def test_synflow_hand_value_on_a_linear_chain():
 
 
 def test_jacob_cov_of_a_network_cut_off_from_its_input():
-    from eznas.bench.spaces import build_bench_nb201 as b
+    from eznas.spaces.bench import build_bench_nb201 as b
 
     torch.manual_seed(0)
     net = b("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")  # the cell outputs zeros

@@ -1,7 +1,7 @@
 import torch
 import torch.nn as nn
 
-from eznas.bench.spaces import build_bench_nb201
+from eznas.spaces.bench import build_bench_nb201
 from eznas.spaces import nb201
 from stats_cache.collect import collect, make_inputs
 from stats_cache.layers import find_layers
@@ -164,7 +164,7 @@ def test_cifar_reader_loads_arrays_and_refuses_code(tmp_path):
     import numpy as np
     import pytest
 
-    from stats_cache.data import load_batch
+    from eznas.inputs import load_batch
 
     good = tmp_path / "good"
     good.mkdir()

@@ -57,7 +57,7 @@ def test_network_score_is_mean_over_layers_of_per_layer_means():
 def test_eznas_a_round_trips_through_string_interpreter_and_export(tmp_path):
     import importlib.util
 
-    from eznas.bench.spaces import build_bench_nb201
+    from eznas.spaces.bench import build_bench_nb201
     from eznas.export import export_file, infix, score_module
     from stats_cache.collect import collect, group_layers
 

@@ -10,7 +10,7 @@ import torch.nn as nn
 
 import eznas
 from eznas.batch import NetBatch
-from eznas.bench.spaces import build_bench_nb201
+from eznas.spaces.bench import build_bench_nb201
 from eznas.evolve.primitives import make_toolbox
 from eznas.export import export_file
 from eznas.program import parse
@@ -86,10 +86,21 @@ def test_loss_fn_is_the_loss_of_loss_based_proxies():
 def test_layer_finding_says_what_it_left_out_and_names_functional_relus(caplog):
     torch.manual_seed(0)
     found, left = eznas.find_layers(Small(), batch()[0])
-    assert found == ["conv1", "conv2"] and [n for n, _ in left] == ["stem"] and "not an nn.ReLU module" in left[0][1]
+    assert found == ["conv1", "conv2"] and left == [("stem", "its input is the network's input (a stem convolution)")]
     with caplog.at_level("INFO", logger="eznas.proxies"):
         eznas.measures(Small(), batch()[0], "eznas_a")
     assert "2 RCB layers from 3 Conv2d; left out 1: stem" in caplog.text
+    class Mixed(Small):  # conv2's ReLU is functional: scored on conv1 only, and told so
+        def forward(self, x):
+            x = self.bn0(self.stem(x))
+            x = self.bn1(self.conv1(self.relu1(x)))
+            return self.fc(self.bn2(self.conv2(torch.relu(x))).mean((2, 3)))
+
+    caplog.clear()
+    with caplog.at_level("INFO", logger="eznas.proxies"):
+        eznas.measures(Mixed(), batch()[0], "eznas_a")
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "conv2 (its input comes from no module (a functional op" in warned[0].getMessage()
     with pytest.raises(NoLayersError, match=r"3 Conv2d and 0 nn.ReLU modules ran in the forward pass\); its ReLUs are functional"):
         eznas.measures(Small(functional=True), batch()[0], "eznas_a")
 

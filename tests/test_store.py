@@ -2,7 +2,7 @@ import pytest
 import zarr
 import torch
 
-from eznas.bench.spaces import build_bench_nb201
+from eznas.spaces.bench import build_bench_nb201
 from eznas.collection import collect_space, collection_config
 from eznas.spaces.benchmarks import GroundTruth
 from stats_cache.collect import collect

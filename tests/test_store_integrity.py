@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from eznas.bench.spaces import build_bench_nb201
+from eznas.spaces.bench import build_bench_nb201
 from eznas.collection import collection_config
 from stats_cache.collect import collect
 from stats_cache.store import DamagedError, StatsStore, StoreLockedError
@@ -72,12 +72,25 @@ def test_reading_only_an_undamaged_kind_still_works(store):
 def test_network_whose_metadata_is_gone_is_reported_not_dropped(store):
     os.remove(os.path.join(store, "sp", "n000001", "zarr.json"))
     r = StatsStore(store, "r")
-    with pytest.raises(DamagedError, match=r"sp: 1 network directories have no zarr\.json \(n000001\)"):
+    with pytest.raises(DamagedError, match=r"sp: 1 networks have no readable zarr\.json \(n000001\)"):
         r.networks("sp")
     assert r.verify("sp") == {"n000001": "network metadata (zarr.json) missing"}
     with StatsStore(store, "a", config=collection_config("digits", 1, 0, "float32", "rcb", "sum")) as w:
         w.drop("sp", "n000001")
     assert StatsStore(store, "r").networks("sp") == ["n000000"]
+
+
+def test_truncated_network_metadata_is_damage_and_a_rerun_rewrites_it(store):
+    meta = os.path.join(store, "sp", "n000001", "zarr.json")
+    with open(meta, "r+b") as f:  # a kill in the middle of the completion record's write
+        f.truncate(os.path.getsize(meta) // 3)
+    r = StatsStore(store, "r")
+    with pytest.raises(DamagedError, match=r"n000001"):
+        r.networks("sp")
+    with pytest.raises(DamagedError, match=r"n000001/zarr.json: network metadata unreadable"):
+        r.read_network("sp", "n000001")
+    assert not r.is_complete("sp", "n000001")  # so a collection writes it again
+    assert r.verify("sp") == {"n000001": "network metadata (zarr.json) unreadable (JSONDecodeError)"}
 
 
 def test_second_writer_is_refused_until_the_first_closes(store):

@@ -8,35 +8,35 @@ Rows are appended and flushed one network at a time, so an interrupted build res
 it stopped (architectures already in ``--out`` are skipped).
 """
 import functools
-import random
 
 import torch
 
-from eznas.bench import spaces as bspaces
 from eznas.bench.data import load_digits_tensors, load_noisy_digits_tensors
-from eznas.bench.train import RECIPES, train_and_test
+from eznas.bench.train import train_and_test
 from eznas.rowlog import append_rows, done_archs
-from eznas.spaces import nb201
 from eznas.spaces.complexity import count_flops, count_params
-from eznas.spaces.registry import builder
+from eznas.spaces.registry import get
 
 COLUMNS = ["arch", "accuracy", "flops", "params", "train_seconds", "seed"]
 
 
+def builtin_space(space):
+    sp = get(space)
+    if not sp.builtin:
+        raise ValueError(f"--space {space!r} is not a built-in space (no training recipe)")
+    return sp
+
+
 def sample_archs(space, n, seed):
-    """``n`` distinct architectures of ``space``, in a fixed order for ``seed``."""
-    rng = random.Random(seed)
-    if space in ("bench_nb201", "bench_nb201_noisy"):
-        return [nb201.product_string(i) for i in rng.sample(range(nb201.N_ARCHS), n)]
-    if space in ("bench_sss", "bench_sss_noisy"):
-        return [bspaces.sss_config(i) for i in rng.sample(range(len(bspaces.SSS_CHOICES) ** 5), n)]
-    raise ValueError(f"--space must be one of {sorted(RECIPES)}, got {space!r}")
+    """``n`` distinct architectures of built-in ``space``, in a fixed order for ``seed``."""
+    return builtin_space(space).sample(n, seed)
 
 
 def _one(space, arch, seed, data):
     torch.set_num_threads(1)
-    build = builder(space)  # the built-in spaces register in eznas.bench.spaces
-    acc, secs = train_and_test(lambda: build(arch), data, seed, **RECIPES[space])
+    sp = builtin_space(space)
+    build = sp.build
+    acc, secs = train_and_test(lambda: build(arch), data, seed, **sp.recipe)
     net = build(arch)
     return {"arch": arch, "accuracy": f"{acc:.4f}", "flops": f"{count_flops(net, (1, 1, 8, 8)):.6f}",
             "params": f"{count_params(net):.6f}", "train_seconds": f"{secs:.3f}", "seed": seed}

@@ -4,7 +4,7 @@ import os
 
 from scipy.stats import kendalltau
 
-from eznas.spaces.sources import BUILTIN as SPACES
+from eznas.spaces.registry import names
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
 
@@ -16,7 +16,7 @@ def _rows(path):
 
 def report(data_dir=DATA):
     lines = ["| space | networks | seed-to-seed tau (n) | params tau | FLOPs tau | mean train s |", "|---|---|---|---|---|---|"]
-    for space in SPACES:
+    for space in names(builtin=True):
         main = os.path.join(data_dir, f"{space}.csv")
         if not os.path.exists(main):
             continue

@@ -1,4 +1,4 @@
-"""The built-in benchmark's training recipes (fixed and documented, see RECIPES):
+"""The built-in benchmark's training recipes (fixed and documented: each built-in space's ``recipe`` in eznas/spaces/bench.py):
 SGD momentum 0.9, nesterov, cosine decay to 0, weight decay 5e-4, augmentation = random
 translation by up to 1 pixel (zero padding) plus, for the noisy task, fresh Gaussian pixel
 noise; cross-entropy loss; the seed fixes init, batch order, augmentation and noise.
@@ -27,13 +27,6 @@ def _shift(x, g, pad=1):
     return xp.gather(3, cols)
 
 
-RECIPES = {
-    # space -> recipe; "noise": std of the fresh Gaussian noise added to each training batch
-    "bench_nb201": {"epochs": 12, "batch": 64, "lr": 0.05, "optim": "sgd", "noise": 0.0},
-    "bench_nb201_noisy": {"epochs": 10, "batch": 32, "lr": 0.05, "optim": "sgd", "noise": 1.0},
-    "bench_sss": {"epochs": 12, "batch": 64, "lr": 0.05, "optim": "sgd", "noise": 0.0},
-    "bench_sss_noisy": {"epochs": 12, "batch": 64, "lr": 0.05, "optim": "sgd", "noise": 1.0},
-}
 
 
 def train_and_test(build, data, seed, epochs=None, batch=None, lr=None, optim=None, noise=0.0):

@@ -1,6 +1,6 @@
 """The ``eznas`` command: one entry point, a subcommand per job.
 
-    eznas collect | evolve | score | bench | nas | analyze  [flags]   (eznas COMMAND --help)
+    eznas collect | evolve | score | bench  [flags]   (eznas COMMAND --help)
 
 Messages go to stderr through ``logging`` (``--quiet``: warnings and errors only;
 ``--verbose``: debug, with tracebacks); results go to stdout.  Exit codes: 0 done,

@@ -12,18 +12,20 @@ HELP = "build or report the built-in benchmark"
 
 
 def add_arguments(p):
-    from eznas.spaces.sources import BUILTIN
+    from eznas.spaces.registry import names
+
+    builtin = names(builtin=True)
 
     sub = p.add_subparsers(dest="cmd", required=True, metavar="ACTION")
     b = sub.add_parser("build", help="train n sampled networks of a space")
-    b.add_argument("--space", required=True, choices=BUILTIN, help="built-in space")
+    b.add_argument("--space", required=True, choices=builtin, help="built-in space")
     b.add_argument("--n", type=positive_int, default=1000, help="networks")
     b.add_argument("--seed", type=int, default=0, help="sampling and training seed")
     b.add_argument("--out", required=True, help="CSV written (resumable)")
     b.add_argument("--jobs", type=positive_int, default=1, help="processes")
     r = sub.add_parser("retrain", help="retrain the first n networks of a table with another seed")
     r.add_argument("--table", required=True, help="CSV whose 'arch' column is read")
-    r.add_argument("--space", required=True, choices=BUILTIN, help="built-in space")
+    r.add_argument("--space", required=True, choices=builtin, help="built-in space")
     r.add_argument("--n", type=positive_int, default=100, help="networks")
     r.add_argument("--seed", type=int, default=1, help="training seed")
     r.add_argument("--out", required=True, help="CSV written (resumable)")

@@ -16,9 +16,9 @@ log = logging.getLogger("eznas.collect")
 
 
 def add_arguments(p):
-    from eznas.spaces.sources import SPACES
+    from eznas.spaces.registry import names
 
-    p.add_argument("--space", required=True, choices=SPACES, help="search space")
+    p.add_argument("--space", required=True, choices=names(), help="search space")
     p.add_argument("--dataset", default=None,
                    help="cifar10, cifar100, imagenet16-120 (built-in spaces: digits; default: the space's first)")
     p.add_argument("--ground-truth", default=None, help="ground-truth file (default: the copy shipped for NB201 and built-in spaces)")
@@ -41,7 +41,7 @@ def add_arguments(p):
 def run(a):
     from eznas.collection import collect_space, collection_config, resolve_device, sample_indices, store_key
     from eznas.spaces.sources import default_data, input_shape, load_ground_truth
-    from stats_cache.data import load_batch
+    from eznas.inputs import load_batch
     from stats_cache.store import StatsStore
 
     gt = load_ground_truth(a.space, a.dataset, a.ground_truth)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from eznas.spaces import nats_sss, nb201
+PACKAGE_DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
 
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16-120": 120, "ImageNet16-120": 120}
 NB201_COLUMNS = {
@@ -28,20 +28,6 @@ NB201_COLUMNS = {
 
 class GroundTruthError(ValueError):
     """A ground-truth file is missing or not in the expected format."""
-
-
-def _builder(space):
-    if space == "nb201":
-        return nb201.build
-    if space == "nats_sss":
-        return nats_sss.build
-    if space.startswith("nds_"):
-        from eznas.spaces import nds
-
-        return nds.build
-    from eznas.spaces import registry
-
-    return registry.builder(space)
 
 
 @dataclass
@@ -61,8 +47,10 @@ class GroundTruth:
         """A freshly initialised torch model of architecture ``arch`` (id or index)."""
         if isinstance(arch, (int, np.integer)):
             arch = self.archs[int(arch)]
+        from eznas.spaces.registry import get
+
         args = {"num_classes": NUM_CLASSES.get(self.dataset, 10), **self.build_kwargs, **kw}
-        return _builder(self.space)(arch, **args)
+        return get(self.space).build(arch, **args)
 
 
 def _read_rows(path):
@@ -107,6 +95,24 @@ def load_table(path, space, dataset, **build_kwargs):
             and all(_isnum(r[c]) for r in rows[:5])}
     return GroundTruth(space, dataset, [r["arch"] for r in rows], _floats(rows, acc_col, path), cols,
                        build_kwargs, str(path))
+
+
+def load_any_table(path, space, dataset):
+    """A CSV / Parquet file of ``space``: the NAS-Bench-201 table when it has an
+    ``ArchitectureString`` column, else the portable table."""
+    head = ""
+    if os.path.exists(path) and path.endswith((".csv", ".csv.gz")):
+        import gzip
+
+        with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
+            head = f.readline()
+    if "ArchitectureString" in head:
+        return load_nb201_csv(path, dataset)
+    return load_table(path, space, dataset)
+
+
+def is_table(path):
+    return str(path).endswith((".csv", ".csv.gz", ".parquet"))
 
 
 def _isnum(v):

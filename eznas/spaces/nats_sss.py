@@ -6,6 +6,8 @@ from eznas.spaces.encoding import format_widths, from_index, parse_widths, to_in
 from eznas.spaces.init import eznas_init
 from eznas.spaces.nb201 import BEST_CIFAR10, cell_edges
 from eznas.spaces.nb201_ops import TinyNetwork
+from eznas.spaces.registry import register
+from eznas.spaces.space import SearchSpace
 
 CHOICES = (8, 16, 24, 32, 40, 48, 56, 64)
 N_ARCHS = len(CHOICES) ** 5
@@ -28,3 +30,17 @@ def build(cfg, num_classes=10, in_channels=3, cell=BEST_CIFAR10, init=True):
     reductions = [False, True, False, True, False]
     net = TinyNetwork(cell_edges(cell), list(widths), reductions, num_classes, in_channels)
     return eznas_init(net) if init else net
+
+
+def _ground_truth(dataset, path=None):
+    from eznas.spaces import benchmarks as B
+
+    if not path:
+        raise ValueError("--ground-truth PATH is needed for space 'nats_sss' (a table or the official NATS-Bench file)")
+    return B.load_table(path, "nats_sss", dataset) if B.is_table(path) else B.load_nats_sss_official(path, dataset)
+
+
+register(SearchSpace(
+    name="nats_sss", description="NATS-Bench size space: widths 8..64 of 5 layers around the best NB201 cell",
+    build=build, check=parse, datasets=("cifar10", "cifar100", "imagenet16-120"), ground_truth=_ground_truth,
+    size=N_ARCHS, arch_of=config))

@@ -8,9 +8,13 @@ comes with the benchmark files; ``benchmarks.load_nb201`` reads it and its rows 
 both ways.  Without those files, ``product_index`` numbers cells in base 5 over the edge
 order above (ops in ``OP_NAMES`` order, last edge fastest).
 """
+import os
+
 from eznas.spaces.encoding import from_index, to_index
 from eznas.spaces.init import eznas_init
 from eznas.spaces.nb201_ops import OP_NAMES, TinyNetwork
+from eznas.spaces.registry import register
+from eznas.spaces.space import SearchSpace
 
 N_ARCHS = 5 ** 6
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
@@ -65,3 +69,19 @@ def build(arch, C=16, N=5, num_classes=10, in_channels=3, init=True):
     reductions = [False] * N + [True] + [False] * N + [True] + [False] * N
     net = TinyNetwork(cell_edges(arch), channels, reductions, num_classes, in_channels)
     return eznas_init(net) if init else net
+
+
+def _ground_truth(dataset, path=None):
+    """The accuracy table shipped in the package (eznas/data/SOURCES.md) when no file is
+    given; else the NB201 CSV, a portable table or the official file."""
+    from eznas.spaces import benchmarks as B
+
+    if not path:
+        return B.load_nb201_csv(os.path.join(B.PACKAGE_DATA, "nb201.csv.gz"), dataset)
+    return B.load_any_table(path, "nb201", dataset) if B.is_table(path) else B.load_nb201_official(path, dataset)
+
+
+register(SearchSpace(
+    name="nb201", description="NAS-Bench-201: 15,625 cells of 6 edges in a fixed skeleton (C=16, N=5)",
+    build=build, check=parse, datasets=("cifar10", "cifar100", "imagenet16-120"), ground_truth=_ground_truth,
+    size=N_ARCHS, arch_of=product_string))

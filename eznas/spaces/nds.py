@@ -16,8 +16,9 @@ import torch.nn as nn
 
 from eznas.spaces.init import eznas_init
 from eznas.spaces.nds_ops import FactorizedReduce, ReLUConvBN, make_op
+from eznas.spaces.registry import register
+from eznas.spaces.space import SearchSpace
 
-SPACES = ("darts", "amoeba", "enas", "pnas", "nasnet")
 
 
 class Cell(nn.Module):
@@ -84,3 +85,18 @@ def build(arch, num_classes=10, in_channels=3, init=True):
     g, width, depth = parse(arch)
     net = NetworkCIFAR(g, width, depth, num_classes, in_channels)
     return eznas_init(net) if init else net
+
+
+def _ground_truth_of(name):
+    def ground_truth(dataset, path=None):
+        from eznas.spaces import benchmarks as B
+
+        if not path:
+            raise ValueError(f"--ground-truth PATH is needed for space 'nds_{name}' (the NDS {name.upper()} JSON file)")
+        return B.load_nds_json(path, name)
+    return ground_truth
+
+
+for _name in ("darts", "amoeba", "enas", "pnas", "nasnet"):
+    register(SearchSpace(name=f"nds_{_name}", description=f"NDS {_name.upper()} cells (CIFAR-10), from the NDS JSON records",
+                         build=build, check=parse, datasets=("cifar10",), ground_truth=_ground_truth_of(_name)))

@@ -1,4 +1,5 @@
-"""Sources of the data batch D.
+"""Sources of the data batch D, by name (a collection or a score names its data; the
+collector itself takes a batch tensor).
 
 - ``photos``: random crops of scikit-learn's two bundled sample photographs (offline);
 - ``digits`` / ``digits_noisy``: test images of the built-in benchmark's tasks (1 channel, 8x8);
