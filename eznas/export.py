@@ -1,7 +1,8 @@
 """Export programs as one standalone Python module that needs torch alone.
 
-The module inlines the opset (its source, imports rewritten) and defines one plain function
-per program, ``program_<k>(layer) -> float``: ``layer`` maps the 22 statistics kinds (e.g.
+The module is generated: the opset's code (from its syntax trees, see ``opset_source``), a
+table ``OPS`` of op name -> function made from the registry, and, from each program's tree,
+one plain function per program, ``program_<k>(layer) -> float``: ``layer`` maps the 22 statistics kinds (e.g.
 ``'T3G_N'``) of one layer to tensors; the program's result is reduced to a scalar (mean, or
 L2 norm) and multiplied by the sign fixed at export so that larger means better.  Each
 function's docstring gives the infix formula, the fitness and the spaces it was evolved on.
@@ -9,8 +10,8 @@ function's docstring gives the infix formula, the fitness and the spaces it was 
 
 ``eznas.measures(model, batch, [fn])`` scores any torch model with such a function.
 """
+import ast
 import inspect
-import re
 
 import opset.errors
 import opset.ops
@@ -30,8 +31,30 @@ def infix(prefix):
     return text[1:-1] if prefix[0] in INFIX else text  # no parentheses around the whole formula
 
 
-def _module_source(mod):
-    return re.sub(r"^from opset\.[a-z_]+ import .*$", "", inspect.getsource(mod), flags=re.M)
+OPSET_MODULES = (opset.errors, opset.shapes, opset.stack, opset.ops)  # in dependency order
+ALLOWED_IMPORTS = ("import math", "import torch", "import torch.nn.functional as F")
+
+
+def opset_source():
+    """The opset's code as one block, from its syntax trees: each module's docstring and
+    imports dropped (opset-internal ones because the block defines those names itself; the
+    others, which must be torch or math, are written once at the top of the file)."""
+    bodies = []
+    for mod in OPSET_MODULES:
+        tree = ast.parse(inspect.getsource(mod))
+        keep = []
+        for k, node in enumerate(tree.body):
+            if k == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                continue  # the module docstring
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "opset":
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                if ast.unparse(node) not in ALLOWED_IMPORTS:
+                    raise ValueError(f"{mod.__name__}: `{ast.unparse(node)}` would make exported programs need more than torch")
+                continue
+            keep.append(node)
+        bodies.append(ast.unparse(ast.Module(body=keep, type_ignores=[])))
+    return "\n\n\n".join(bodies)
 
 
 def _expr(prefix):
@@ -43,10 +66,7 @@ def export_source(rows, how="mean"):
     split = [split_aggregate(parse(r["program"])) for r in rows]
     prefixes = [p for p, _ in split]
     used = sorted({t for p in prefixes for t in p if t not in KINDS})
-    body = "\n".join(_module_source(m) for m in (opset.errors, opset.shapes, opset.stack, opset.ops))
-    body = re.sub(r'^""".*?"""\n', "", body, flags=re.S | re.M)
-    body = re.sub(r"^import torch(\.nn\.functional as F)?\n", "", body, flags=re.M)
-    body = re.sub(r"^import math\n", "", body, flags=re.M)
+    body = opset_source()
     table = ",\n    ".join(f"{n!r}: {BY_NAME[n].fn.__name__}" for n in used)
     funcs = []
     for k, (r, (prefix, aggregate)) in enumerate(zip(rows, split)):

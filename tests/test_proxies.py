@@ -162,3 +162,36 @@ def test_load_programs_reads_a_finished_run(tmp_path, synthetic_store, cli):
     assert progs[0](net, x) == pytest.approx(progs[0].sign * eznas.measures(net, x, [progs[0].text])[progs[0].text])
     with pytest.raises(ValueError, match="hall_of_fame.json: missing"):
         eznas.load_programs(str(tmp_path))
+
+
+def test_every_op_exports_and_the_module_needs_torch_only(tmp_path):
+    """A program per op: the generated module compiles, imports in a fresh interpreter
+    with only torch (no eznas, opset or stats_cache on the path) and scores as the engine."""
+    import subprocess
+    import sys
+
+    from opset import OPS
+
+    progs = [f"{op.name}({', '.join(['T2_D', 'T4_N'][:op.arity])})" for op in OPS]
+    path = export_file(str(tmp_path / "all.py"), [{"program": p} for p in progs])
+    code = ("import sys; sys.modules['eznas'] = sys.modules['opset'] = sys.modules['stats_cache'] = None\n"
+            "import importlib.util, torch\n"
+            f"spec = importlib.util.spec_from_file_location('m', {path!r}); m = importlib.util.module_from_spec(spec)\n"
+            "spec.loader.exec_module(m); print(len(m.OPS), len(m.PROGRAMS))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.split() == ["34", "34"], r.stderr
+    spec = importlib.util.spec_from_file_location("all_ops", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    torch.manual_seed(1)
+    net = build_bench_nb201(ARCH)
+    x = torch.randn(2, 1, 8, 8)
+    engine = NetBatch([group_layers(collect(net, x, seed=0))])
+    agree = 0
+    for k, p in enumerate(progs):
+        want = float(engine.scores(parse(p), "mean")[0])
+        if want != want:
+            continue
+        assert eznas.measures(net, x, [getattr(mod, f"program_{k}")])[f"program_{k}"] == pytest.approx(want, rel=1e-6, abs=1e-9), p
+        agree += 1
+    assert agree >= 25
