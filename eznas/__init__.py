@@ -12,7 +12,7 @@ Python API (the command line is ``eznas``):
 - ``eznas.find_layers(model, inputs)`` -> the layers programs read and the convolutions
   left out, with why.
 """
-__version__ = "0.2.0"
+from eznas.version import __version__
 
 __all__ = ["measures", "load_programs", "search", "find_layers", "Program", "__version__"]
 

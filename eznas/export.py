@@ -17,19 +17,9 @@ import opset.errors
 import opset.ops
 import opset.shapes
 import opset.stack
-from eznas.program import fold, parse, split_aggregate
+from eznas.program import fold, infix, parse, split_aggregate
 from opset import BY_NAME
 from stats_cache.schema import KINDS
-
-INFIX = {"add": "+", "sub": "-", "mul": "*", "matmul": "@", "lt": "<", "gt": ">", "eq": "=="}
-
-
-def infix(prefix):
-    """Readable infix form: binary arithmetic and comparisons as operators, the rest as calls."""
-    text = fold(prefix, str, lambda name, a: f"({a[0]} {INFIX[name]} {a[1]})" if name in INFIX
-                else f"{name}({', '.join(a)})")
-    return text[1:-1] if prefix[0] in INFIX else text  # no parentheses around the whole formula
-
 
 OPSET_MODULES = (opset.errors, opset.shapes, opset.stack, opset.ops)  # in dependency order
 ALLOWED_IMPORTS = ("import math", "import torch", "import torch.nn.functional as F")
@@ -134,11 +124,3 @@ def export_file(path, rows, how="mean"):
     with open(path, "w") as f:
         f.write(export_source(rows, how))
     return path
-
-
-def score_module(model, batch, fn, seed=0, pattern="rcb"):
-    """Score a torch model with an exported function (``eznas.measures`` with that one
-    function; the model is left as it was)."""
-    from eznas.proxies import measures
-
-    return next(iter(measures(model, batch, [fn], seed=seed, pattern=pattern).values()))

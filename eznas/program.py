@@ -190,5 +190,15 @@ def score_network(prefix, groups, how="mean", aggregate="mean"):
     return aggregate_layers(layer_values(body, groups, how), aggregate)
 
 
-__all__ = ["parse", "split_aggregate", "AGGREGATORS", "fold", "format_prefix", "kinds_used", "infer", "run", "to_scalar", "score_network",
+INFIX = {"add": "+", "sub": "-", "mul": "*", "matmul": "@", "lt": "<", "gt": ">", "eq": "=="}
+
+
+def infix(prefix):
+    """Readable infix form: binary arithmetic and comparisons as operators, the rest as calls."""
+    text = fold(prefix, str, lambda name, a: f"({a[0]} {INFIX[name]} {a[1]})" if name in INFIX
+                else f"{name}({', '.join(a)})")
+    return text[1:-1] if prefix[0] in INFIX else text  # no parentheses around the whole formula
+
+
+__all__ = ["parse", "split_aggregate", "AGGREGATORS", "fold", "format_prefix", "infix", "kinds_used", "infer", "run", "to_scalar", "score_network",
            "layer_values", "aggregate_layers", "ProgramError", "OpError"]

@@ -34,8 +34,7 @@ class Program:
 
     @property
     def formula(self):
-        from eznas.export import infix
-        from eznas.program import parse
+        from eznas.program import infix, parse
 
         return infix(parse(self.text))
 

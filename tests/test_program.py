@@ -58,7 +58,9 @@ def test_eznas_a_round_trips_through_string_interpreter_and_export(tmp_path):
     import importlib.util
 
     from eznas.spaces.bench import build_bench_nb201
-    from eznas.export import export_file, infix, score_module
+    import eznas
+    from eznas.export import export_file
+    from eznas.program import infix
     from stats_cache.collect import collect, group_layers
 
     torch.manual_seed(0)
@@ -82,13 +84,13 @@ def test_eznas_a_round_trips_through_string_interpreter_and_export(tmp_path):
     spec.loader.exec_module(mod)
     assert "frobenius_norm(sigmoid(logdet(sign(T3G_N))))" in mod.program_0.__doc__
     assert mod.score([s.tensors for s in stats], mod.program_0) == pytest.approx(interpreted, rel=1e-9)
-    assert score_module(net, x, mod.program_0) == pytest.approx(interpreted, rel=1e-9)
+    assert eznas.measures(net, x, [mod.program_0])['program_0'] == pytest.approx(interpreted, rel=1e-9)
     l1 = score_network(parse("l1_norm(T1G_D)"), group_layers(stats))
     assert mod.score([s.tensors for s in stats], mod.program_1) == pytest.approx(-l1, rel=1e-9)
     summed = score_network(parse("layer_sum(l1_norm(T1G_D))"), group_layers(stats))
     assert summed == pytest.approx(l1 * len(stats), rel=1e-9) and mod.program_2.aggregate == "sum"
     assert mod.score([s.tensors for s in stats], mod.program_2) == pytest.approx(summed, rel=1e-9)
-    assert score_module(net, x, mod.program_2) == pytest.approx(summed, rel=1e-9)
+    assert eznas.measures(net, x, [mod.program_2])['program_2'] == pytest.approx(summed, rel=1e-9)
     assert infix(parse("add(mul(T3, T1_D), sigmoid(T3))")) == "(T3 * T1_D) + sigmoid(T3)"
     src = open(path).read()
     for dep in ("import eznas", "from eznas", "import opset", "from opset", "import stats_cache", "from stats_cache"):

@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-from eznas import __version__
+from eznas.version import __version__
 
 log = logging.getLogger("eznas")
 

@@ -49,9 +49,9 @@ def versions():
     import torch
     import zarr
 
-    import eznas
+    from eznas.version import __version__
 
-    return {"python": platform.python_version(), "eznas": eznas.__version__, "torch": torch.__version__,
+    return {"python": platform.python_version(), "eznas": __version__, "torch": torch.__version__,
             "deap": deap.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__, "zarr": zarr.__version__,
             "platform": platform.platform()}
 
