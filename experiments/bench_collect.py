@@ -72,7 +72,7 @@ def main():
         progs = programs(a.programs, "random")  # EZNAS-A and random programs: how far lossy storage moves scores
         gt = GroundTruth("nb201", "cifar10", archs, np.zeros(len(archs)), {}, {}, "benchmark sample")
         for dtype, keep in (("float32", None), ("float32", 7), ("float32", 4), ("float16", None)):
-            # the product's path: eznas.collect.collect_space (writer thread overlapping collection)
+            # the product's path: eznas.collection.collect_space (writer thread overlapping collection)
             label = dtype if keep is None else f"{dtype} keep_bits={keep}"
             store = StatsStore(os.path.join(tmp, f"{dtype}-{keep}.zarr"), "a",
                                config=collection_config("photos", 1, 0, dtype, "rcb", "sum", keep))

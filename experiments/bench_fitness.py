@@ -24,7 +24,7 @@ from deap import algorithms  # noqa: E402
 
 from eznas.baselines import EZNAS_A  # noqa: E402
 from eznas.evolve.primitives import from_string, make_toolbox  # noqa: E402
-from eznas.parallel import _CACHE, score_items  # noqa: E402
+from eznas.parallel import WORKER_CACHE, score_items  # noqa: E402
 from eznas.program import OpError, parse, score_network  # noqa: E402
 from eznas.spaces import nb201  # noqa: E402
 from stats_cache.collect import collect, group_layers  # noqa: E402
@@ -87,7 +87,7 @@ def main():
                         naive[pi, j] = score_network(prefix, groups)
                     except OpError:
                         pass
-        _CACHE.clear()
+        WORKER_CACHE.clear()
         with Timer() as t_cold:
             cold = score_items(url, progs, items)
         with Timer() as t_warm:
