@@ -1,6 +1,6 @@
 """The ``eznas`` command: one entry point, a subcommand per job.
 
-    eznas collect | evolve | score | bench  [flags]   (eznas COMMAND --help)
+    eznas collect | evolve | score | bench | analyze  [flags]   (eznas COMMAND --help)
 
 Messages go to stderr through ``logging`` (``--quiet``: warnings and errors only;
 ``--verbose``: debug, with tracebacks); results go to stdout.  Exit codes: 0 done,
@@ -21,6 +21,7 @@ COMMANDS = {  # name: module holding HELP, add_arguments(parser) and run(args)
     "evolve": "eznas.cli.evolve",
     "score": "eznas.cli.score",
     "bench": "eznas.cli.bench",
+    "analyze": "eznas.cli.analyze",
 }
 
 EXIT_DAMAGED, EXIT_INPUT, EXIT_INTERRUPTED = 1, 2, 130
