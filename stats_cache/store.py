@@ -37,7 +37,6 @@ stores have no lock: run one collection per store there.
 """
 import hashlib
 import json
-import os
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -60,15 +59,20 @@ class SchemaError(StoreError):
     """A store written with another schema version."""
 
 
+REPAIR = "run the same collect command with --verify to recollect damaged networks"
+
+
 class DamagedError(StoreError):
-    """A network's stored arrays do not match its completion record."""
+    """A network's stored arrays do not match its completion record: ``where`` (the file)
+    and ``reason``, followed by how to repair it."""
+
+    def __init__(self, where, reason):
+        super().__init__(f"{where}: {reason}; {REPAIR}")
+        self.reason = reason
 
 
 class StoreLockedError(StoreError):
     """Another process is writing to the store."""
-
-
-REPAIR = "run the same collect command with --verify to recollect damaged networks"
 
 
 def row_checksums(arr):
@@ -125,6 +129,7 @@ class StatsStore:
                               f"(changed since: {what}); collect the statistics again into a new store")
         if mode == "r" and not attrs:
             raise StoreError(f"{self.url}: not a statistics store (no schema_version)")
+        self.mode = mode
         self._lock = None
         if mode == "a":
             self._lock = self._acquire_lock()
@@ -192,18 +197,17 @@ class StatsStore:
         complete, damaged = self._scan(space)
         if damaged:
             lost = sorted(damaged)
-            raise DamagedError(f"{self.url}/{space}: {len(lost)} networks have no readable zarr.json "
-                               f"({', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}); {REPAIR}")
+            raise DamagedError(f"{self.url}/{space}", f"{len(lost)} networks have no readable zarr.json "
+                               f"({', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''})")
         return complete
 
     def _scan(self, space):
         """(sorted complete network keys, {damaged key: why}) of ``space``: every directory
         under it is opened; one whose metadata is missing or unreadable is damaged."""
-        prefix = "/".join(p for p in (self.root.store_path.path, space) if p)
         store = self.root.store
 
         async def ls():
-            return [k async for k in store.list_dir(prefix)]
+            return [k async for k in store.list_dir(self._key(space))]
 
         complete, damaged = [], {}
         for k in sorted({k.rstrip("/") for k in zarr.core.sync.sync(ls())} - {"zarr.json"}):
@@ -241,8 +245,7 @@ class StatsStore:
         try:
             return self.root[path]
         except Exception as e:
-            raise DamagedError(f"{self.url}/{path}/zarr.json: network metadata unreadable "
-                               f"({type(e).__name__}: {e}); {REPAIR}") from None
+            raise DamagedError(f"{self.url}/{path}/zarr.json", f"network metadata unreadable ({type(e).__name__}: {e})") from None
 
     # ---- writing ----------------------------------------------------------------
     def write_network(self, space, key, stats, attrs):
@@ -335,17 +338,17 @@ class StatsStore:
         try:
             arr = g[fam]
         except KeyError:
-            raise DamagedError(f"{where}: array missing from a network marked complete; {REPAIR}") from None
+            raise DamagedError(where, "array missing from a network marked complete") from None
         try:
             data = np.ascontiguousarray(arr[...] if row is None else arr[row])
         except Exception as e:  # a truncated or garbled shard: zarr / codec errors of many types
-            raise DamagedError(f"{where}: unreadable ({type(e).__name__}: {e}); {REPAIR}") from None
+            raise DamagedError(where, f"unreadable ({type(e).__name__}: {e})") from None
         if sums is not None:
             want = sums.get(fam)
             if want is not None and row is not None:
                 want = want[row:row + 1]
             if want is None or row_checksums(data if row is None else data[None]) != want:
-                raise DamagedError(f"{where}: checksum mismatch (stored data changed or a chunk is missing); {REPAIR}")
+                raise DamagedError(where, "checksum mismatch (stored data changed or a chunk is missing)")
         return torch.from_numpy(data).to(torch.float32)
 
     # ---- repair -----------------------------------------------------------------
@@ -362,18 +365,21 @@ class StatsStore:
             try:
                 self.read_network(space, k)
             except DamagedError as e:
-                bad[k] = str(e).split(": ", 1)[-1].split("; ")[0]
+                bad[k] = e.reason
         return bad
 
     def drop(self, space, key):
         """Delete network ``key`` of ``space`` whatever state it is in (writers only)."""
-        if self._lock is None and "://" not in self.url:
+        if self.mode != "a":
             raise StoreError(f"{self.url}: open the store with mode 'a' to delete networks")
         self._delete(space, key)
 
     def _delete(self, space, key):
-        prefix = "/".join(p for p in (self.root.store_path.path, space, key) if p)
-        zarr.core.sync.sync(self.root.store.delete_dir(prefix))
+        zarr.core.sync.sync(self.root.store.delete_dir(self._key(space, key)))
+
+    def _key(self, *parts):
+        """The store key of a path below this store's root group."""
+        return "/".join(p for p in (self.root.store_path.path, *parts) if p)
 
     def decoded_nbytes(self, space, key):
         """Bytes of a network's 22 kinds once read as float32, from array metadata only."""
