@@ -10,7 +10,6 @@ The model is never changed: every proxy runs on a deep copy, so its parameters, 
 (BatchNorm running statistics), gradients and train/eval mode are exactly as they were.
 """
 import copy
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -59,18 +58,11 @@ def load_programs(run_dir):
     """A run's programs, best on validation networks first (``program_0`` ... as in its
     programs.py), read from hall_of_fame.json and config.json (data only: nothing in the run
     directory is executed)."""
-    def read(name):
-        p = os.path.join(run_dir, name)
-        try:
-            with open(p) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            raise ValueError(f"{p}: missing (is {run_dir} a finished run directory?)") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{p}: not valid JSON ({e})") from None
+    from eznas.evolve.rundir import read_json
 
-    hof, cfg = read("hall_of_fame.json"), read("config.json")
-    rows = hof.get("programs") if isinstance(hof, dict) else None
+    hof = read_json(os.path.join(run_dir, "hall_of_fame.json"), "hall of fame")
+    cfg = read_json(os.path.join(run_dir, "config.json"), "run config")
+    rows = hof.get("programs")
     if not isinstance(rows, list) or not rows:
         raise ValueError(f"{os.path.join(run_dir, 'hall_of_fame.json')}: no programs (the run has not finished)")
     from eznas.program import ProgramError, parse

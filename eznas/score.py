@@ -23,13 +23,21 @@ from eznas.inputs import load_batch
 COLUMNS = ["arch", "score", "accuracy", "flops", "params"]
 
 
+def proxy_file(proxy):
+    """(path, function name) when ``proxy`` names an exported programs file, ``FILE.py``
+    or ``FILE.py:FUNCTION`` (default program_0); else None."""
+    path, _, fname = proxy.partition(".py:")
+    if not (proxy.endswith(".py") or fname):
+        return None
+    return (path if path.endswith(".py") else path + ".py"), fname or "program_0"
+
+
 def make_scorer(proxy):
     """A function (model, x, y) -> float for a baseline name, program string or file."""
     if proxy in BASELINES:
         return BASELINES[proxy]
-    path, _, fname = proxy.partition(".py:")
-    if proxy.endswith(".py") or fname:
-        path = path if path.endswith(".py") else path + ".py"
+    if file := proxy_file(proxy):
+        path, fname = file
         if not os.path.exists(path):
             raise ValueError(f"--proxy file not found: {path}")
         # importing runs the file's code: trusted files only (program strings are the safe way)
@@ -39,9 +47,9 @@ def make_scorer(proxy):
             spec.loader.exec_module(mod)
         except Exception as e:  # any error of the user's file, reported with its name
             raise ValueError(f"--proxy {path}: importing it raised {type(e).__name__}: {e}") from None
-        fn = getattr(mod, fname or "program_0", None)
+        fn = getattr(mod, fname, None)
         if fn is None:
-            raise ValueError(f"--proxy {proxy}: no function {fname or 'program_0'} (not an exported programs file)")
+            raise ValueError(f"--proxy {proxy}: no function {fname} (not an exported programs file)")
         return functools.partial(_exported_score, fn)
     from eznas.program import ProgramError, parse
 
@@ -80,18 +88,13 @@ CHUNK = 25  # networks per unit of work when scoring with several processes
 def task_archs(path, space):
     """Architectures of ``space`` held in a statistics store, or in the store a run
     directory (its config.json) searched on: the networks a program has already seen."""
-    import json
-
+    from eznas.evolve.rundir import read_json
     from eznas.heldout import base_space
     from stats_cache.store import StatsStore
 
     cfg_path = os.path.join(path, "config.json")
     if os.path.isfile(cfg_path):
-        with open(cfg_path) as f:
-            try:
-                path = json.load(f).get("store") or path
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{cfg_path}: not a run config ({e})") from None
+        path = read_json(cfg_path, "run config").get("store") or path
     store = StatsStore(path, "r")
     return {str(store.attrs(s, k).get("arch")) for s in store.spaces() if base_space(s) == space
             for k in store.networks(s)}
@@ -99,8 +102,10 @@ def task_archs(path, space):
 
 def run_of(proxy):
     """The run directory an exported programs file belongs to, if any."""
-    path = proxy.partition(".py:")[0]
-    d = os.path.dirname(os.path.abspath(path if path.endswith(".py") else path + ".py"))
+    file = proxy_file(proxy)
+    if file is None:
+        return None
+    d = os.path.dirname(os.path.abspath(file[0]))
     return d if os.path.isfile(os.path.join(d, "config.json")) else None
 
 
@@ -128,10 +133,9 @@ def proxy_identity(proxy):
     (a file edited between runs is another proxy)."""
     import hashlib
 
-    path = proxy.partition(".py:")[0]
-    path = path if path.endswith(".py") else path + ".py"
-    if (proxy.endswith(".py") or ".py:" in proxy) and os.path.isfile(path):
-        with open(path, "rb") as f:
+    file = proxy_file(proxy)
+    if file and os.path.isfile(file[0]):
+        with open(file[0], "rb") as f:
             return {"proxy": proxy, "proxy_sha256": hashlib.sha256(f.read()).hexdigest()[:16]}
     return {"proxy": proxy}
 
@@ -141,16 +145,12 @@ def check_settings(out, settings):
     with the same ones (ValueError naming the differences; nothing is changed)."""
     import json
 
-    from eznas.evolve.rundir import atomic_write
+    from eznas.evolve.rundir import atomic_write, read_json
 
     sp = settings_path(out)
     has_rows = os.path.exists(out) and os.path.getsize(out) > 0
     if os.path.exists(sp):
-        try:
-            with open(sp) as f:
-                old = json.load(f)
-        except (json.JSONDecodeError, OSError) as e:
-            raise ValueError(f"{sp}: unreadable settings record ({e}); write to another --out") from None
+        old = read_json(sp, "settings record")
         if has_rows and old != settings:
             diff = {k: (old.get(k), settings.get(k)) for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k)}
             raise ValueError(f"--out {out} holds scores made with other settings "

@@ -65,7 +65,7 @@ def run(a):
     pool = [i for i, arch in enumerate(gt.archs) if str(arch) not in excluded]
     n = min(a.n, len(pool))
     idx = sorted(pool[j] for j in sample_indices(len(pool), n, a.seed))
-    run_dir = run_of(a.proxy) if a.proxy.endswith(".py") or ".py:" in a.proxy else None
+    run_dir = run_of(a.proxy)
     if run_dir and not a.exclude:
         try:
             seen = task_archs(run_dir, a.space)

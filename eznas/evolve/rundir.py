@@ -23,6 +23,21 @@ def atomic_write(path, text):
             os.remove(tmp)
 
 
+def read_json(path, what):
+    """The JSON object in ``path``; ValueError naming the file when it is missing, corrupt
+    or not an object (``what`` says what it should be: 'run config', 'checkpoint', ...)."""
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: corrupt {what} ({e})") from None
+    except FileNotFoundError:
+        raise ValueError(f"{path}: missing (not a run directory?)") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: corrupt {what} (not a JSON object)")
+    return d
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)
@@ -84,20 +99,7 @@ class RunDir:
         atomic_write(self.file("versions.json"), json.dumps(versions(), indent=2))
 
     def read_config(self):
-        return self._read_json("config.json", "run config")
-
-    def _read_json(self, name, what):
-        p = self.file(name)
-        try:
-            with open(p) as f:
-                d = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{p}: corrupt {what} ({e})") from None
-        except FileNotFoundError:
-            raise ValueError(f"{p}: missing (not a run directory?)") from None
-        if not isinstance(d, dict):
-            raise ValueError(f"{p}: corrupt {what} (not a JSON object)")
-        return d
+        return read_json(self.file("config.json"), "run config")
 
     def save_checkpoint(self, state):
         atomic_write(self.file("checkpoint.json"), json.dumps(state))
@@ -105,7 +107,7 @@ class RunDir:
     def load_checkpoint(self):
         if not os.path.exists(self.file("checkpoint.json")):
             return None
-        return self._read_json("checkpoint.json", "checkpoint")
+        return read_json(self.file("checkpoint.json"), "checkpoint")
 
     def write_log(self, rows):
         import io
