@@ -46,11 +46,33 @@ def positive_int(text):
     return v
 
 
-def nonnegative_int(text):
-    v = int(text)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
+def add_space_arguments(p):
+    """The flags that say which networks and which data: --space, --dataset,
+    --ground-truth, --data, --seed, --device (collect and score)."""
+    from eznas.spaces.registry import names
+
+    p.add_argument("--space", required=True, choices=names(), help="search space")
+    p.add_argument("--dataset", default=None,
+                   help="cifar10, cifar100, imagenet16-120 (built-in spaces: digits; default: the space's first)")
+    p.add_argument("--ground-truth", default=None,
+                   help="ground-truth file (default: the copy shipped for NB201 and built-in spaces)")
+    p.add_argument("--data", default=None, help="photos, digits, folder:PATH or cifar:PATH (default: by space)")
+    p.add_argument("--seed", type=int, default=0, help="sampling, initialisation and data / noise seed")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+
+
+def space_setup(a, batch_size):
+    """(ground truth, device, data source) from those flags, each checked (a bad --data
+    fails here, before any file is written)."""
+    from eznas.collection import resolve_device
+    from eznas.inputs import load_batch
+    from eznas.spaces.sources import default_data, input_shape, load_ground_truth
+
+    gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
+    device = resolve_device(a.device)
+    data = a.data or default_data(a.space)
+    load_batch(data, batch_size, input_shape(gt.space, gt.dataset)[1], a.seed)
+    return gt, device, data
 
 
 def setup_logging(quiet=False, verbose=False):

@@ -9,24 +9,17 @@ of the space against its checksums and recollects the damaged ones.
 """
 import logging
 
-from eznas.cli import positive_int
+from eznas.cli import add_space_arguments, positive_int, space_setup
 
 HELP = "collect statistics of sampled networks into a store"
 log = logging.getLogger("eznas.collect")
 
 
 def add_arguments(p):
-    from eznas.spaces.registry import names
-
-    p.add_argument("--space", required=True, choices=names(), help="search space")
-    p.add_argument("--dataset", default=None,
-                   help="cifar10, cifar100, imagenet16-120 (built-in spaces: digits; default: the space's first)")
-    p.add_argument("--ground-truth", default=None, help="ground-truth file (default: the copy shipped for NB201 and built-in spaces)")
+    add_space_arguments(p)
     p.add_argument("--n", type=positive_int, default=80, help="networks to sample")
     p.add_argument("--store", required=True, help="store path or fsspec URL")
-    p.add_argument("--data", default=None, help="photos, digits, folder:PATH or cifar:PATH (default: by space)")
     p.add_argument("--batch-size", type=positive_int, default=1, help="inputs per batch (the paper: 1)")
-    p.add_argument("--seed", type=int, default=0, help="sampling, initialisation and noise seed")
     p.add_argument("--dtype", default="float32", choices=["float16", "float32"],
                    help="float32 keeps the statistics that exported programs see when scoring; "
                         "float16 halves the disk but changes precision-sensitive programs' scores")
@@ -34,20 +27,14 @@ def add_arguments(p):
                    help="float32 with each mantissa rounded to this many bits (1..23; 7 = bfloat16's precision): "
                         "lossy, smaller on disk, float32's range (no float16 underflow)")
     p.add_argument("--pattern", default="rcb", choices=["rcb", "cbr"], help="layer pattern: ReLU-Conv-BN or Conv-BN-ReLU")
-    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     p.add_argument("--verify", action="store_true", help="check the stored networks first and recollect damaged ones")
 
 
 def run(a):
-    from eznas.collection import collect_space, collection_config, resolve_device, sample_indices, store_key
-    from eznas.spaces.sources import default_data, input_shape, load_ground_truth
-    from eznas.inputs import load_batch
+    from eznas.collection import collect_space, collection_config, sample_indices, store_key
     from stats_cache.store import StatsStore
 
-    gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
-    device = resolve_device(a.device)
-    data = a.data or default_data(a.space)
-    load_batch(data, a.batch_size, input_shape(gt.space, gt.dataset)[1], a.seed)  # bad --data fails before the store is touched
+    gt, device, data = space_setup(a, a.batch_size)  # before the store is touched
     cfg = collection_config(data, a.batch_size, a.seed, a.dtype, a.pattern, "sum", a.keep_bits)
     key = store_key(gt.space, gt.dataset)
     idx = sample_indices(len(gt), a.n, a.seed)

@@ -14,7 +14,7 @@ asked for.  About 0.5-4 s per network on one CPU core (NB201, by proxy and batch
 """
 import logging
 
-from eznas.cli import positive_int
+from eznas.cli import add_space_arguments, positive_int, space_setup
 
 HELP = "score networks of a space with a proxy, against ground truth"
 log = logging.getLogger("eznas.score")
@@ -22,20 +22,13 @@ log = logging.getLogger("eznas.score")
 
 def add_arguments(p):
     from eznas.baselines import BASELINES, BATCH_SIZE
-    from eznas.spaces.registry import names
-
     p.add_argument("--proxy", required=True, help=f"baseline ({', '.join(BASELINES)}), program string, or FILE.py[:FUNCTION]")
-    p.add_argument("--space", required=True, choices=names(), help="search space")
-    p.add_argument("--dataset", default=None, help="cifar10, cifar100, imagenet16-120 (built-in spaces: digits; default: the space's first)")
-    p.add_argument("--ground-truth", default=None, help="ground-truth file (default: the copy shipped for NB201 and built-in spaces)")
+    add_space_arguments(p)
     p.add_argument("--n", type=positive_int, default=1000, help="networks to sample (fewer if the space has fewer)")
     p.add_argument("--out", required=True, help="CSV of (arch, score, accuracy, flops, params)")
-    p.add_argument("--data", default=None, help="photos, digits, folder:PATH or cifar:PATH (default: by space)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help=f"inputs per batch (default: 1, as EZNAS; {', '.join(f'{k} {v}' for k, v in BATCH_SIZE.items())}, "
                         "as their papers use)")
-    p.add_argument("--seed", type=int, default=0, help="sampling, initialisation and data seed")
-    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     p.add_argument("--jobs", type=positive_int, default=1, help="processes (CPU), each scoring chunks of networks")
     p.add_argument("--exclude", action="append", metavar="STORE_OR_RUN",
                    help="leave out the networks of a statistics store, or of the store a run directory searched on "
@@ -44,18 +37,13 @@ def add_arguments(p):
 
 def run(a):
     from eznas.baselines import BATCH_SIZE, check_batch
-    from eznas.collection import resolve_device, sample_indices
+    from eznas.collection import sample_indices
     from eznas.score import make_scorer, report, run_of, score_space, task_archs
-    from eznas.spaces.sources import default_data, input_shape, load_ground_truth
-    from eznas.inputs import load_batch
 
-    gt = load_ground_truth(a.space, a.dataset, a.ground_truth)
     make_scorer(a.proxy)
     batch = a.batch_size if a.batch_size is not None else BATCH_SIZE.get(a.proxy, 1)
     check_batch(a.proxy, batch)
-    device = resolve_device(a.device)
-    data = a.data or default_data(a.space)
-    load_batch(data, batch, input_shape(gt.space, gt.dataset)[1], a.seed)  # a bad --data fails now
+    gt, device, data = space_setup(a, batch)
     excluded = set()
     for e in a.exclude or []:
         try:
