@@ -172,19 +172,20 @@ def naswot(model, x, y=None):
     return float(torch.linalg.slogdet(naswot_kernel(model, x)).logabsdet)
 
 
-def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb"):
+def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report=None):
     """Scores of several programs on one collection of the model's statistics on the batch
     ``x`` (only the passes their terminals need are run).  ``programs``: {name: (program
     string, aggregate)} with aggregate 'mean' or 'sum' over layers (a program written
     ``layer_sum(...)`` / ``layer_mean(...)`` carries its own).  ``how``: a layer's tensor
-    to a scalar ('mean' or 'l2').  Returns {name: float}, NaN for a program that cannot
+    to a scalar ('mean' or 'l2').  ``report``: filled by the layer finder
+    (``stats_cache.layers.find_layers``).  Returns {name: float}, NaN for a program that cannot
     apply (a network without layers, as the engine scores it)."""
     from eznas.program import OpError, aggregate_layers, kinds_used, layer_values, parse, split_aggregate
     from stats_cache.collect import collect, group_layers
 
     parsed = {name: split_aggregate(parse(text), agg) for name, (text, agg) in programs.items()}
     kinds = {k for prefix, _ in parsed.values() for k in kinds_used(prefix)}
-    groups = group_layers(collect(model, x, seed=seed, kinds=kinds, pattern=pattern))
+    groups = group_layers(collect(model, x, seed=seed, kinds=kinds, pattern=pattern, report=report))
     per_layer = {}
     for prefix, _ in parsed.values():  # each program once; NaN where it cannot apply (no layers, an op error)
         try:

@@ -138,7 +138,6 @@ def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="r
     logged (logger "eznas.proxies"; a warning unless only a stem convolution was).  The model itself is never changed."""
     from eznas.baselines import LOSS_BASED, check_batch, program_scores
     from stats_cache.collect import collect
-    from stats_cache.layers import STEM, NoLayersError, no_layers_message
 
     items = [names] if isinstance(names, (str, Program)) or callable(names) else list(names)
     x, y = split_batch(inputs)
@@ -161,41 +160,51 @@ def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="r
             out[label] = float(fn(_copy(model).to(device), x, y))
     progs = {label: p for kind, label, p in kinds if kind == "program"}
     exported = {label: f for kind, label, f in kinds if kind == "exported"}
-    if progs or exported:
-        report = {}
-        found = layer_report(model, x, pattern, report)
-        left_out = report["left_out"]
-        # a stem convolution is left out by design; any other is worth a warning (a
-        # functional ReLU, a missing BatchNorm): the programs then read part of the network
-        unexpected = [(n, w) for n, w in left_out if w != STEM]
-        (log.warning if unexpected else log.info)(
-            f"{type(model).__name__}: {len(found)} {pattern.upper()} layers from {report['ran']['Conv2d']} Conv2d"
-            + (f"; left out {len(left_out)}: " + "; ".join(f"{n} ({w})" for n, w in left_out) if left_out else ""))
-        if not found:
-            raise NoLayersError(no_layers_message(model, pattern, report))
+    told = []  # the layer report is logged once, from the first collection
     for how in sorted({p.to_scalar for p in progs.values()}):
         batch = {label: p for label, p in progs.items() if p.to_scalar == how}
-        got = program_scores(_copy(model).to(device), x, {k: (p.text, "mean") for k, p in batch.items()}, seed, how, pattern)
+        report = {}
+        got = program_scores(_copy(model).to(device), x, {k: (p.text, "mean") for k, p in batch.items()}, seed, how,
+                             pattern, report)
+        _check_layers(model, pattern, report, told)
         out.update({k: p.sign * got[k] for k, p in batch.items()})
     if exported:
-        layers = collect(_copy(model).to(device), x, seed=seed, pattern=pattern)
+        report = {}
+        layers = collect(_copy(model).to(device), x, seed=seed, pattern=pattern, report=report)
+        _check_layers(model, pattern, report, told)
         for label, f in exported.items():
             total = sum(float(f(s.tensors)) for s in layers)
             out[label] = total if getattr(f, "aggregate", "mean") == "sum" else total / len(layers)
     return {label: out[label] for _, label, _ in kinds}
 
 
-def layer_report(model, x, pattern="rcb", report=None):
-    """Names of the layers programs read in ``model`` on batch ``x`` (traced on a copy)."""
-    from stats_cache.layers import find_layers as find
+def _check_layers(model, pattern, report, told):
+    """Log which layers a collection found and which convolutions it left out (a warning
+    unless only a stem convolution was; once per call of ``measures``), and raise
+    NoLayersError, saying why, when it found none."""
+    from stats_cache.layers import STEM, NoLayersError, no_layers_message
 
-    m = _copy(model)
-    p = next(m.parameters(), None)
-    return [l.name for l in find(m, x[:1].to(p.device if p is not None else "cpu"), pattern, report)]
+    if not told:
+        told.append(True)
+        left_out = report["left_out"]
+        # a stem convolution is left out by design; any other is worth a warning (a
+        # functional ReLU, a missing BatchNorm): the programs then read part of the network
+        unexpected = [(n, w) for n, w in left_out if w != STEM]
+        (log.warning if unexpected else log.info)(
+            f"{type(model).__name__}: {len(report['layers'])} {pattern.upper()} layers from {report['ran']['Conv2d']} Conv2d"
+            + (f"; left out {len(left_out)}: " + "; ".join(f"{n} ({w})" for n, w in left_out) if left_out else ""))
+    if not report["layers"]:
+        raise NoLayersError(no_layers_message(model, pattern, report))
 
 
 def find_layers(model, inputs, pattern="rcb"):
-    """(names of the layers programs read, [(convolution, why it is left out)]) of a model."""
+    """(names of the layers programs read, [(convolution, why it is left out)]) of a model
+    (traced on a copy)."""
+    from stats_cache.layers import find_layers as find
+
+    x = split_batch(inputs)[0]
+    m = _copy(model)
+    p = next(m.parameters(), None)
     report = {}
-    found = layer_report(model, split_batch(inputs)[0], pattern, report)
-    return found, report["left_out"]
+    find(m, x[:1].to(p.device if p is not None else "cpu"), pattern, report)
+    return report["layers"], report["left_out"]

@@ -40,8 +40,9 @@ def _what(mod, names):
 
 def find_layers(model, example, pattern="rcb", report=None):
     """Return the model's RCB (or CBR) layers in execution order.  ``report``: a dict that
-    receives ``left_out`` [(convolution name, why it is not a layer) for every other
-    Conv2d that ran] and ``ran`` {module type: how many ran in the forward pass}."""
+    receives ``layers`` (their names), ``left_out`` [(convolution name, why it is not a
+    layer) for every other Conv2d that ran] and ``ran`` {module type: how many ran in the
+    forward pass}."""
     if pattern not in ("rcb", "cbr"):
         raise ValueError(f"pattern must be 'rcb' or 'cbr', got {pattern!r}")
     names = {m: n for n, m in model.named_modules()}
@@ -111,6 +112,7 @@ def find_layers(model, example, pattern="rcb", report=None):
     for m in second:
         why[m] = "second convolution of a ReLU-Conv-Conv-BN block (the first one is the layer)"
     if report is not None:
+        report["layers"] = [layer.name for layer in layers]
         report["left_out"] = [(names.get(m, "?"), why[m]) for m in order if m in why]
         report["ran"] = {t.__name__: sum(isinstance(m, t) for m in order) for t in (nn.Conv2d, nn.ReLU, nn.BatchNorm2d)}
     return layers  # may be empty: an NB201 cell of only skip / pooling / none edges has no layer
