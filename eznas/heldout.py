@@ -87,11 +87,11 @@ def shape_reliance(task, programs, how="mean"):
     return {n: float(np.nanmean(v)) if np.any(np.isfinite(v)) else float("nan") for n, v in out.items()}
 
 
-def parse_test(spec):
-    """'space:dataset:n' -> (space, dataset, n), with a message naming the argument."""
-    parts = spec.split(":")
+def parse_test(spec, what="--test"):
+    """'space:dataset:n' -> (space, dataset, n); a ValueError names ``what`` gave it."""
+    parts = str(spec).split(":")
     if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 3:
-        raise ValueError(f"--test {spec!r}: expected SPACE:DATASET:N with N >= 3, e.g. nb201:imagenet16-120:500")
+        raise ValueError(f"{what} {spec!r}: expected SPACE:DATASET:N with N >= 3, e.g. nb201:imagenet16-120:500")
     return parts[0], parts[1], int(parts[2])
 
 

@@ -125,11 +125,10 @@ class Config:
             raise ValueError("config field 'to_scalar' must be 'mean' or 'l2'")
         if len(self.seed_programs) > self.population:
             raise ValueError("config field 'seed_programs' has more programs than 'population'")
+        from eznas.heldout import parse_test
+
         for t in self.tests:
-            parts = str(t).split(":")
-            if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 3:
-                raise ValueError(f"config field 'tests': {t!r} is not SPACE:DATASET:N with N >= 3 "
-                                 "(e.g. nb201:imagenet16-120:500)")
+            parse_test(t, "config field 'tests':")
         if self.backend not in ("loky", "threading", "sequential", "dask"):
             raise ValueError(f"config field 'backend' must be loky, threading, sequential or dask, got {self.backend!r}")
 
