@@ -46,8 +46,8 @@ def main():
         pop, hof = Evolution(cfg, task, run, progress=False).run_all()
         rows, _ = finish(cfg, task, run, pop, hof)
         progs = {f"program_{k}": r["program"] for k, r in enumerate(rows[:3])}
-        keys = store.networks(left)
-        attrs = {k: store.attrs(left, k) for k in keys}
+        attrs = store.network_attrs(left)
+        keys = sorted(attrs)
         res = {f"{left} (left out, all stored)": heldout.stored_taus(
             a.store, left, keys, {k: float(v["accuracy"]) for k, v in attrs.items()}, attrs, progs, cfg.to_scalar,
             a.jobs, **cfg.memory())}

@@ -96,8 +96,8 @@ def task_archs(path, space):
     if os.path.isfile(cfg_path):
         path = read_json(cfg_path, "run config").get("store") or path
     store = StatsStore(path, "r")
-    return {str(store.attrs(s, k).get("arch")) for s in store.spaces() if base_space(s) == space
-            for k in store.networks(s)}
+    return {str(a.get("arch")) for s in store.spaces() if base_space(s) == space
+            for a in store.network_attrs(s).values()}
 
 
 def run_of(proxy):

@@ -192,8 +192,13 @@ class StatsStore:
     def networks(self, space):
         """Keys of the complete networks of ``space``.  Raises ``DamagedError`` when a
         network's metadata is gone or unreadable (it would otherwise vanish silently)."""
+        return sorted(self.network_attrs(space))
+
+    def network_attrs(self, space):
+        """{key: attrs} of the complete networks of ``space``, from one reading of their
+        metadata; ``DamagedError`` as ``networks``."""
         if space not in self.root:
-            return []
+            return {}
         complete, damaged = self._scan(space)
         if damaged:
             lost = sorted(damaged)
@@ -202,28 +207,27 @@ class StatsStore:
         return complete
 
     def _scan(self, space):
-        """(sorted complete network keys, {damaged key: why}) of ``space``: every directory
+        """({complete network key: attrs}, {damaged key: why}) of ``space``: every directory
         under it is opened; one whose metadata is missing or unreadable is damaged."""
         store = self.root.store
 
         async def ls():
             return [k async for k in store.list_dir(self._key(space))]
 
-        complete, damaged = [], {}
+        complete, damaged = {}, {}
         for k in sorted({k.rstrip("/") for k in zarr.core.sync.sync(ls())} - {"zarr.json"}):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    node = self.root[f"{space}/{k}"]
-                    done = node.attrs.get("complete")
+                    attrs = dict(self.root[f"{space}/{k}"].attrs)
             except KeyError:
                 damaged[k] = "network metadata (zarr.json) missing"
                 continue
             except Exception as e:  # truncated / garbled JSON: zarr and json raise many types
                 damaged[k] = f"network metadata (zarr.json) unreadable ({type(e).__name__})"
                 continue
-            if done:
-                complete.append(k)
+            if attrs.get("complete"):
+                complete[k] = attrs
         return complete, damaged
 
     def is_complete(self, space, key):

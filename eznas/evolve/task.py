@@ -17,13 +17,14 @@ class Task:
         self.store_url = store_url
         store = StatsStore(store_url, "r")
         self.spaces = list(spaces) if spaces else store.spaces()
-        missing = [s for s in self.spaces if not store.networks(s)]
+        stored = {s: store.network_attrs(s) for s in self.spaces}  # one reading of each network's metadata
+        missing = [s for s in self.spaces if not stored[s]]
         if missing:
             raise ValueError(f"store {store_url} has no complete networks for spaces {missing} (has {store.spaces()})")
         self.seed = seed
         self.nets, self.validation, self.accuracy, self.attrs = {}, {}, {}, {}
         for s in self.spaces:
-            keys = store.networks(s)
+            keys = sorted(stored[s])
             if len(keys) > task_nets:
                 keys = sorted(random.Random(f"task-{seed}-{s}").sample(keys, task_nets))
             if len(keys) < validation_nets + 8:
@@ -33,7 +34,7 @@ class Task:
             held = set(random.Random(f"validation-{seed}-{s}").sample(keys, validation_nets))
             self.nets[s] = [k for k in keys if k not in held]
             self.validation[s] = [k for k in keys if k in held]
-            self.attrs[s] = {k: store.attrs(s, k) for k in keys}
+            self.attrs[s] = {k: stored[s][k] for k in keys}
             self.accuracy[s] = {k: float(a["accuracy"]) for k, a in self.attrs[s].items()}
             bad = [k for k, v in self.accuracy[s].items() if not np.isfinite(v)]
             if bad:
