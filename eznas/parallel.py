@@ -43,8 +43,12 @@ def exit_with_parent(poll_s=0.5):
     _WATCHDOG.append(t)
 
 
+def _bytes(tensors):
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
 def _nbytes(groups):
-    return sum(v.numel() * v.element_size() for _, env in groups for v in env.values())
+    return _bytes(v for _, env in groups for v in env.values())
 
 
 class NetworkCache:
@@ -88,7 +92,7 @@ class NetworkCache:
                 if ts and ts[0].untyped_storage().nbytes() > sum(t.numel() for t in ts) * ts[0].element_size():
                     ts = [t.clone() for t in ts]  # a view of a whole-family read: keep only this kind
                 add[k] = ts
-            size = sum(t.numel() * t.element_size() for ts in add.values() for t in ts)
+            size = _bytes(t for ts in add.values() for t in ts)
             if size * 4 > cache_mb * 2**20:  # too big to keep: use once
                 return [(i, {k: (have.get(k) or add[k])[j] for k in kinds}) for j, i in enumerate(idx)]
             have = {**have, **add}
@@ -97,7 +101,7 @@ class NetworkCache:
         self.entries.move_to_end(ck)
         while self.nbytes > cache_mb * 2**20 and len(self.entries) > 1:
             _, (_, old) = self.entries.popitem(last=False)
-            self.nbytes -= sum(t.numel() * t.element_size() for ts in old.values() for t in ts)
+            self.nbytes -= _bytes(t for ts in old.values() for t in ts)
         return [(i, {k: have[k][j] for k in kinds}) for j, i in enumerate(idx)]
 
 
