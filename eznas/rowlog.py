@@ -1,16 +1,24 @@
 """Resumable result tables: CSV rows keyed by ``arch``, appended and flushed one at a time,
-so a run that stops resumes by skipping the architectures already written."""
+so a run that stops resumes by skipping the architectures already written.  A row cut
+short by a kill is never read as a result: readers skip rows with missing or extra fields,
+and the next append starts on a new line."""
 import contextlib
 import csv
 import os
 
 
+def read_rows(path):
+    """The complete rows of ``path`` (dicts; [] if it does not exist): a row with a field
+    missing or one too many (cut short by a kill, or glued to the next) is left out."""
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return [r for r in csv.DictReader(f) if None not in r and None not in r.values()]
+
+
 def done_archs(path):
     """The ``arch`` values already in ``path`` (none if it does not exist)."""
-    if not os.path.exists(path):
-        return set()
-    with open(path, newline="") as f:
-        return {r["arch"] for r in csv.DictReader(f)}
+    return {r["arch"] for r in read_rows(path)}
 
 
 @contextlib.contextmanager
@@ -25,7 +33,12 @@ def appending(path, columns):
         if header != list(columns):
             raise ValueError(f"{path}: its columns {header} are not this run's {list(columns)}; "
                              "write to another file (nothing was appended)")
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            cut = f.read(1) != b"\n"  # a row cut short by a kill: the next one starts on its own line
     with open(path, "a", newline="") as f:
+        if not new and cut:
+            f.write("\n")
         w = csv.DictWriter(f, columns)
         if new:
             w.writeheader()

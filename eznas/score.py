@@ -3,24 +3,24 @@ command line): a proxy is a baseline name, a program string or an exported progr
 networks are streamed (build -> statistics -> score, nothing stored); rows are appended to
 a CSV as they come, beside a record of the settings they were made with, so a run that
 stops resumes where it was and a resume with other settings is refused."""
-import csv
 import functools
 import importlib.util
 import os
 import re
+import time
 
 import numpy as np
 import torch
 
 from eznas import metrics
 from eznas.baselines import BASELINES
-from eznas.rowlog import append_rows, done_archs
+from eznas.rowlog import append_rows, done_archs, read_rows
 from eznas.spaces.benchmarks import NUM_CLASSES
 from eznas.spaces.complexity import count_flops, count_params
 from eznas.spaces.sources import input_shape
 from eznas.inputs import load_batch
 
-COLUMNS = ["arch", "score", "accuracy", "flops", "params"]
+COLUMNS = ["arch", "score", "accuracy", "flops", "params", "seconds"]  # seconds: build + proxy, one network
 
 
 def proxy_file(proxy):
@@ -32,10 +32,39 @@ def proxy_file(proxy):
     return (path if path.endswith(".py") else path + ".py"), fname or "program_0"
 
 
+def run_program(proxy):
+    """The program a run directory names, ``RUN_DIR`` (its program_0) or ``RUN_DIR:NAME``
+    (e.g. ``runs/x:program_2``), read from its hall_of_fame.json; None when ``proxy`` is
+    not a run directory."""
+    path, _, name = proxy.rpartition(":") if ":" in proxy and not os.path.isdir(proxy) else (proxy, "", "")
+    if not os.path.isfile(os.path.join(path, "hall_of_fame.json")):
+        return None
+    from eznas.proxies import load_programs
+
+    programs = {p.label: p for p in load_programs(path)}
+    name = name or "program_0"
+    if name not in programs:
+        raise ValueError(f"--proxy {proxy}: the run has no {name} (it has {', '.join(programs)})")
+    return programs[name]
+
+
+def proxy_text(proxy):
+    """The program string a proxy computes when it is one (a program string, or a run's
+    program whose sign and layer-to-scalar rule are the defaults), else ``proxy`` itself:
+    the same computation, named two ways, shares one cache of scores."""
+    prog = run_program(proxy)
+    if prog is not None and prog.sign == 1.0 and prog.to_scalar == "mean":
+        return prog.text
+    return proxy
+
+
 def make_scorer(proxy):
-    """A function (model, x, y) -> float for a baseline name, program string or file."""
+    """A function (model, x, y) -> float for a baseline name, program string, exported
+    programs file or a run directory's program."""
     if proxy in BASELINES:
         return BASELINES[proxy]
+    if (prog := run_program(proxy)) is not None:
+        return functools.partial(_measured_score, prog)
     if file := proxy_file(proxy):
         path, fname = file
         if not os.path.exists(path):
@@ -50,24 +79,25 @@ def make_scorer(proxy):
         fn = getattr(mod, fname, None)
         if fn is None:
             raise ValueError(f"--proxy {proxy}: no function {fname} (not an exported programs file)")
-        return functools.partial(_exported_score, fn)
+        return functools.partial(_measured_score, fn)
     from eznas.program import ProgramError, parse
 
     try:
         parse(proxy)
     except ProgramError as e:
-        raise ValueError(f"--proxy {proxy!r} is neither a baseline ({', '.join(BASELINES)}), a .py file, nor a program: {e}") from None
+        raise ValueError(f"--proxy {proxy!r} is neither a baseline ({', '.join(BASELINES)}), a .py file, a run "
+                         f"directory, nor a program: {e}") from None
     return lambda model, x, y=None: BASELINES["eznas_a"](model, x, y, program=proxy)
 
 
-def _exported_score(fn, model, x, y=None):
-    """An exported function's score of ``model``; NaN for a network without layers (as
-    the engine scores it)."""
+def _measured_score(proxy, model, x, y=None):
+    """The score ``eznas.measures`` gives ``model`` with an exported function or a loaded
+    program; NaN for a network without layers (as the engine scores it)."""
     from eznas.proxies import measures
     from stats_cache.layers import NoLayersError
 
     try:
-        return measures(model, x, [fn])[fn.__name__]
+        return next(iter(measures(model, x, [proxy]).values()))
     except NoLayersError:
         return float("nan")
 
@@ -117,11 +147,14 @@ def _score_rows(proxy, gt, data, batch_size, seed, device, items):
     x = load_batch(data, batch_size, size, seed).to(device)
     y = labels_for(data, batch_size, NUM_CLASSES.get(gt.dataset, 10), seed).to(device)
     for i in items:
+        t = time.perf_counter()
         torch.manual_seed(seed * 1_000_003 + i)
         model = gt.build(gt.archs[i]).to(device)
         s = float(scorer(model, x, y))
+        seconds = time.perf_counter() - t
         yield {"arch": gt.archs[i], "score": repr(s), "accuracy": float(gt.accuracy[i]),
-               "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model)}
+               "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model),
+               "seconds": f"{seconds:.4f}"}
 
 
 def settings_path(out):
@@ -133,6 +166,11 @@ def proxy_identity(proxy):
     (a file edited between runs is another proxy)."""
     import hashlib
 
+    prog = run_program(proxy)
+    if prog is not None:  # what it computes: a plain program string when it is one
+        text = proxy_text(proxy)
+        return {"proxy": text} if text != proxy else {"proxy": proxy, "program": prog.text, "sign": prog.sign,
+                                                     "to_scalar": prog.to_scalar}
     file = proxy_file(proxy)
     if file and os.path.isfile(file[0]):
         with open(file[0], "rb") as f:
@@ -178,8 +216,7 @@ def report(csv_path, title="", archs=None, about=""):
     """Metrics of the rows of ``csv_path`` (only those of ``archs`` when given: exactly
     the networks asked for, whatever earlier runs appended), written as a markdown report
     and a scatter plot beside it; ``about`` (data, batch size, seed) goes under the title."""
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_rows(csv_path)
     if archs is not None:
         want = {str(x) for x in archs}
         rows = [r for r in rows if r["arch"] in want]

@@ -1,6 +1,6 @@
 """The ``eznas`` command: one entry point, a subcommand per job.
 
-    eznas collect | evolve | score | bench | analyze  [flags]   (eznas COMMAND --help)
+    eznas collect | evolve | score | bench | analyze | nas  [flags]   (eznas COMMAND --help)
 
 Messages go to stderr through ``logging`` (``--quiet``: warnings and errors only;
 ``--verbose``: debug, with tracebacks); results go to stdout.  Exit codes: 0 done,
@@ -22,6 +22,7 @@ COMMANDS = {  # name: module holding HELP, add_arguments(parser) and run(args)
     "score": "eznas.cli.score",
     "bench": "eznas.cli.bench",
     "analyze": "eznas.cli.analyze",
+    "nas": "eznas.cli.nas",
 }
 
 EXIT_DAMAGED, EXIT_INPUT, EXIT_INTERRUPTED = 1, 2, 130
@@ -46,12 +47,12 @@ def positive_int(text):
     return v
 
 
-def add_space_arguments(p):
-    """The flags that say which networks and which data: --space, --dataset,
-    --ground-truth, --data, --seed, --device (collect and score)."""
+def add_space_arguments(p, space=None):
+    """The flags that say which networks and which data: --space (required unless a
+    default ``space`` is given), --dataset, --ground-truth, --data, --seed, --device."""
     from eznas.spaces.registry import names
 
-    p.add_argument("--space", required=True, choices=names(), help="search space")
+    p.add_argument("--space", required=space is None, default=space, choices=names(), help="search space")
     p.add_argument("--dataset", default=None,
                    help="cifar10, cifar100, imagenet16-120 (built-in spaces: digits; default: the space's first)")
     p.add_argument("--ground-truth", default=None,

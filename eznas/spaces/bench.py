@@ -9,7 +9,7 @@
 - ``bench_sss_noisy``: the same width configurations on the noisy-digits task.
 """
 from eznas.spaces import nb201
-from eznas.spaces.encoding import format_widths, from_index, parse_widths
+from eznas.spaces.encoding import format_widths, from_index, one_change, parse_widths
 from eznas.spaces.init import eznas_init
 from eznas.spaces.nb201_ops import TinyNetwork
 from eznas.spaces.registry import register
@@ -31,6 +31,10 @@ def sss_parse(cfg):
 
 def sss_config(idx):
     return format_widths(from_index(idx, SSS_CHOICES, 5, "bench_sss"))
+
+
+def sss_neighbours(cfg):
+    return [format_widths(w) for w in one_change(sss_parse(cfg), SSS_CHOICES)]
 
 
 def build_bench_sss(cfg, num_classes=10, in_channels=1, init=True):
@@ -62,12 +66,14 @@ def _sss_check(cfg):
     sss_parse(cfg)
 
 
-for _name, _build, _check, _size, _arch_of, _what in (
-        ("bench_nb201", build_bench_nb201, nb201.parse, nb201.N_ARCHS, nb201.product_string, "every NB201 cell at C=8"),
-        ("bench_sss", build_bench_sss, _sss_check, len(SSS_CHOICES) ** 5, sss_config, "widths 4..32 around the best NB201 cell")):
+for _name, _build, _check, _size, _arch_of, _nbrs, _what in (
+        ("bench_nb201", build_bench_nb201, nb201.parse, nb201.N_ARCHS, nb201.product_string, nb201.neighbours,
+         "every NB201 cell at C=8"),
+        ("bench_sss", build_bench_sss, _sss_check, len(SSS_CHOICES) ** 5, sss_config, sss_neighbours,
+         "widths 4..32 around the best NB201 cell")):
     for _task, _data in (("", "digits"), ("_noisy", "digits_noisy")):
         register(SearchSpace(
             name=_name + _task, description=f"built-in: {_what}, trained on {_data.replace('_', ' ')} (eznas/data/{_name + _task}.csv)",
             build=_build, check=_check, datasets=("digits",), ground_truth=_ground_truth_of(_name + _task),
             channels=1, input_size=lambda dataset: 8, default_data=_data, size=_size, arch_of=_arch_of,
-            recipe=RECIPES[_name + _task]))
+            recipe=RECIPES[_name + _task], neighbours=_nbrs))

@@ -21,6 +21,13 @@ def from_index(index, choices, length, what):
     return out[::-1]
 
 
+def one_change(values, choices):
+    """Every sequence that differs from ``values`` in exactly one position (the
+    neighbourhood an architecture search mutates in), in a fixed order."""
+    values = tuple(values)
+    return [values[:k] + (c,) + values[k + 1:] for k in range(len(values)) for c in choices if c != values[k]]
+
+
 def parse_widths(config, choices, length, what):
     try:
         widths = tuple(int(c) for c in str(config).split(":"))

@@ -10,7 +10,7 @@ order above (ops in ``OP_NAMES`` order, last edge fastest).
 """
 import os
 
-from eznas.spaces.encoding import from_index, to_index
+from eznas.spaces.encoding import from_index, one_change, to_index
 from eznas.spaces.init import eznas_init
 from eznas.spaces.nb201_ops import OP_NAMES, TinyNetwork
 from eznas.spaces.registry import register
@@ -56,6 +56,11 @@ def product_string(index):
     return format_ops(from_index(index, OP_NAMES, 6, "NAS-Bench-201"))
 
 
+def neighbours(arch):
+    """The 24 cells that differ from ``arch`` in one edge's operation."""
+    return [format_ops(ops) for ops in one_change(parse(arch), OP_NAMES)]
+
+
 def cell_edges(arch):
     """Per node, the list of (op, source node) for TinyNetwork."""
     ops = parse(arch)
@@ -84,4 +89,4 @@ def _ground_truth(dataset, path=None):
 register(SearchSpace(
     name="nb201", description="NAS-Bench-201: 15,625 cells of 6 edges in a fixed skeleton (C=16, N=5)",
     build=build, check=parse, datasets=("cifar10", "cifar100", "imagenet16-120"), ground_truth=_ground_truth,
-    size=N_ARCHS, arch_of=product_string))
+    size=N_ARCHS, arch_of=product_string, neighbours=neighbours))

@@ -29,6 +29,7 @@ class SearchSpace:
     size: int = 0  # number of architectures, when they can be enumerated
     arch_of: Optional[Callable] = None  # index in [0, size) -> architecture id
     recipe: Optional[dict] = None  # built-in spaces: how their networks are trained (eznas.bench.train)
+    neighbours: Optional[Callable] = None  # arch -> the architectures one choice away (eznas nas mutates in it)
 
     @property
     def builtin(self):

@@ -1,0 +1,148 @@
+"""Search variants on the same seeds, and what they found: best-so-far accuracy per query
+per seed, the proxy evaluations each variant spent and what they cost.
+
+    from eznas.nas import run_nas
+    result = run_nas("nb201", "cifar10", proxies=["params", "runs/<run>"], seeds=20)
+    print(result.table(target=94.0)); result.write("runs/nas")
+"""
+import logging
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from eznas.nas.proxy_scores import ProxyScores
+from eznas.nas.search import TableBenchmark, aging_evolution, best_so_far, random_search, warmup_pool
+
+log = logging.getLogger("eznas.nas")
+
+# variant: (uses a proxy, warm-up, move proposal)
+VARIANTS = {"random": (False, False, False), "ae": (False, False, False), "warmup": (True, True, False),
+            "move": (True, False, True), "warmup+move": (True, True, True)}
+DEFAULT_VARIANTS = ("random", "ae", "warmup", "move")
+CHECKPOINTS = (25, 50, 100, 200)
+
+
+@dataclass
+class Settings:
+    """How each search runs (the same for every variant)."""
+    queries: int = 200  # networks trained (table look-ups) per search
+    seeds: int = 20  # searches per variant, seeds first_seed .. first_seed + seeds - 1
+    first_seed: int = 0
+    population: int = 20  # aging evolution: population size
+    sample: int = 5  # aging evolution: members drawn to pick a parent
+    pool: int = 1000  # warm-up: random networks the proxy scores
+    children: int = 10  # move proposal: mutants the proxy scores per step
+
+    def check(self):
+        for k, v in vars(self).items():
+            if not isinstance(v, int) or isinstance(v, bool) or v < (0 if k == "first_seed" else 1):
+                raise ValueError(f"--{k.replace('_', '-')} must be an integer >= {0 if k == 'first_seed' else 1}, got {v!r}")
+        if self.sample > self.population:
+            raise ValueError(f"--sample {self.sample} is larger than --population {self.population}")
+
+
+@dataclass
+class Curve:
+    """One variant: best-so-far accuracy (seeds x queries), the networks trained per seed,
+    proxy evaluations per seed and the proxy's seconds per evaluation on this machine."""
+    label: str
+    best: np.ndarray
+    histories: list
+    evaluations: list = field(default_factory=list)
+    seconds_per_eval: float = 0.0
+    proxy: str = ""
+
+
+@dataclass
+class NasResult:
+    space: str
+    dataset: str
+    settings: Settings
+    curves: list
+    best_in_table: float
+    about: str = ""
+    archs: list = field(default_factory=list, repr=False)  # the table's architecture ids, by index
+    accuracy: np.ndarray = field(default=None, repr=False)  # the table's accuracies, by index
+
+    def queries_to(self, curve, target):
+        """First query at which the mean best-so-far over seeds reaches ``target`` (None: never)."""
+        hit = np.nonzero(curve.best.mean(0) >= target - 1e-9)[0]
+        return int(hit[0]) + 1 if len(hit) else None
+
+    def table(self, target=None, at=CHECKPOINTS):
+        at = [q for q in at if q <= self.settings.queries] or [self.settings.queries]
+        head = ["variant"] + [f"{q} queries" for q in at]
+        if target is not None:
+            head += [f"queries to mean >= {target:g}", f"seeds >= {target:g} by {self.settings.queries}"]
+        head += ["proxy evaluations per search", "proxy seconds per search"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for c in self.curves:
+            cells = [c.label] + [f"{c.best[:, q - 1].mean():.2f} ± {c.best[:, q - 1].std():.2f}" for q in at]
+            if target is not None:
+                q = self.queries_to(c, target)
+                cells += [str(q) if q else f"> {self.settings.queries}",
+                          f"{int((c.best[:, -1] >= target - 1e-9).sum())}/{len(c.best)}"]
+            ev = float(np.mean(c.evaluations)) if c.evaluations else 0.0
+            cells += [f"{ev:.0f}" if ev else "0", f"{ev * c.seconds_per_eval:.0f}" if ev else "0"]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def write(self, out, target=None):
+        """``out``/best_so_far.csv (variant, seed, query, arch, accuracy, best),
+        ``out``/nas.md (the table) and ``out``/best_so_far.png; returns their paths."""
+        from eznas.nas.report import plot, write_csv, write_markdown
+
+        return write_csv(self, out), write_markdown(self, out, target), plot(self, out, target)
+
+
+def run_nas(space, dataset=None, proxies=(), variants=DEFAULT_VARIANTS, settings=None, ground_truth=None,
+            data=None, cache_dir="runs/proxy-scores", batch_size=None, scoring_seed=0, jobs=1, device="cpu"):
+    """Run every variant on the same seeds.  ``proxies``: baseline names, program strings,
+    ``FILE.py[:FUNCTION]`` or run directories (``RUN`` or ``RUN:program_k``); each proxy
+    variant runs once per proxy.  Proxy scores are cached under ``cache_dir``."""
+    from eznas.spaces.sources import default_data, load_ground_truth
+
+    settings = settings or Settings()
+    settings.check()
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"--variants: unknown {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
+    if any(VARIANTS[v][0] for v in variants) and not proxies:
+        raise ValueError("--variants " + ", ".join(v for v in variants if VARIANTS[v][0]) + " need a --proxy")
+    gt = load_ground_truth(space, dataset, ground_truth)
+    bench = TableBenchmark(gt)
+    data = data or default_data(space)
+    scorers = [ProxyScores(p, gt, cache_dir, data, batch_size, scoring_seed, jobs, device) for p in proxies]
+    seeds = range(settings.first_seed, settings.first_seed + settings.seeds)
+    s = settings
+    curves = []
+    for v in variants:
+        uses_proxy, warm, move = VARIANTS[v]
+        for ps in (scorers if uses_proxy else [None]):
+            if warm:  # the pools every seed will ask for, scored at once (in parallel when jobs > 1)
+                ps(sorted({i for seed in seeds for i in warmup_pool(len(bench), s.pool, random.Random(seed))}))
+            runs = []
+            for seed in seeds:
+                if v == "random":
+                    runs.append(random_search(bench, s.queries, seed))
+                else:
+                    runs.append(aging_evolution(bench, s.queries, seed, s.population, s.sample, ps,
+                                                s.pool if warm else 0, s.children if move else 1))
+            label = v if ps is None else f"ae+{v}({ps.name})"
+            if v == "ae":
+                label = "aging evolution"
+            elif v == "random":
+                label = "random search"
+            curves.append(Curve(label, np.array([best_so_far(bench, h, s.queries) for h, _ in runs]),
+                                [h for h, _ in runs], [len(sc) for _, sc in runs],
+                                ps.cost() if ps else 0.0, ps.spec if ps else ""))
+            log.info(f"{label}: mean best {curves[-1].best[:, -1].mean():.2f} after {s.queries} queries")
+    about = (f"{space}/{gt.dataset}: {len(bench)} networks in the table (best {np.nanmax(bench.accuracy):.2f}); "
+             f"{s.seeds} seeds ({s.first_seed}..{s.first_seed + s.seeds - 1}), {s.queries} queries each; aging "
+             f"evolution population {s.population}, sample {s.sample}; warm-up pool {s.pool}; move proposal "
+             f"{s.children} children. Proxies scored on data {data}, batch {scorers[0].batch_size if scorers else '-'}, "
+             f"scoring seed {scoring_seed}" + "".join(f"; {p.name} = `{p.proxy}`" for p in scorers if p.name != p.proxy))
+    return NasResult(space, gt.dataset, settings, curves, float(np.nanmax(bench.accuracy)), about, list(gt.archs),
+                     bench.accuracy)
+

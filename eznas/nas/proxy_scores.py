@@ -1,0 +1,105 @@
+"""Proxy scores of a space's networks, computed once and kept on disk.
+
+One CSV per (proxy, space, dataset, data, batch size, scoring seed), the same rows and
+settings record ``eznas score`` writes (so a cache file is also a score report's input):
+``<cache_dir>/<space>-<dataset>/<name>-<hash>.csv``.  A network's score depends only on
+those settings (its weights are seeded by its index), never on the search that asks for
+it, so every NAS seed and every rerun reads the same numbers and pays only for networks
+no earlier run scored.  Each row also records the seconds its network took (build +
+proxy), so a search can say what its proxy evaluations cost on this machine.
+"""
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+
+import numpy as np
+from filelock import FileLock
+
+from eznas.baselines import BATCH_SIZE, check_batch
+from eznas.rowlog import appending, read_rows
+from eznas.score import COLUMNS, _score_rows, check_settings, make_scorer, proxy_identity, proxy_text, score_space
+
+log = logging.getLogger("eznas.nas")
+
+PARALLEL_FROM = 50  # networks missing at once from which they are scored by ``jobs`` processes
+
+
+def proxy_name(proxy):
+    """A short readable name for a proxy: a baseline's name, a run's ``<run>-program_k``,
+    a file's stem, else ``program``."""
+    if re.fullmatch(r"\w+", proxy):
+        return proxy
+    head, _, tail = proxy.rstrip("/").rpartition(":")
+    if os.path.isdir(proxy) or os.path.isdir(head):
+        run = os.path.basename((head if os.path.isdir(head) else proxy).rstrip("/"))
+        return f"{run}-{tail if os.path.isdir(head) else 'program_0'}"
+    if ".py" in proxy:
+        return os.path.basename(proxy.partition(".py")[0])
+    return "program"
+
+
+class ProxyScores:
+    """Scores of ``proxy`` for the networks of ``gt`` (a benchmarks.GroundTruth), by index;
+    missing ones are computed (``jobs`` processes for large batches) and appended to the
+    cache file, under a lock so that concurrent searches can share it."""
+
+    def __init__(self, proxy, gt, cache_dir, data, batch_size=None, seed=0, jobs=1, device="cpu"):
+        self.spec = proxy
+        self.proxy = proxy_text(proxy)  # what is computed (a run's default program: its string)
+        make_scorer(self.proxy)  # a bad proxy fails here, before any work
+        self.batch_size = batch_size or BATCH_SIZE.get(self.proxy, 1)
+        check_batch(self.proxy, self.batch_size)
+        self.gt, self.data, self.seed, self.jobs, self.device = gt, data, seed, jobs, device
+        self.settings = {**proxy_identity(self.proxy), "space": gt.space, "dataset": gt.dataset, "data": data,
+                         "batch_size": self.batch_size, "seed": seed}
+        digest = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:10]
+        self.path = os.path.join(cache_dir, f"{gt.space}-{gt.dataset}", f"{proxy_name(proxy)}-{digest}.csv")
+        self.name = proxy_name(proxy)
+        self._index = {str(a): i for i, a in enumerate(gt.archs)}
+        self.scores, self.seconds = {}, {}
+        with self._lock():
+            check_settings(self.path, self.settings)
+            self._read()
+        self.computed = 0  # networks this object scored (the rest came from the cache)
+
+    def _lock(self):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        return FileLock(self.path + ".lock")
+
+    def _read(self):
+        for r in read_rows(self.path):
+            i = self._index.get(r["arch"])
+            if i is not None:
+                s = float(r["score"])
+                self.scores[i] = s if math.isfinite(s) else -math.inf  # cannot apply: ranked last
+                self.seconds[i] = float(r["seconds"])
+
+    def __call__(self, indices):
+        """Scores of the networks ``indices`` (a list), larger = predicted better."""
+        missing = sorted({int(i) for i in indices} - self.scores.keys())
+        if missing:
+            self._fill(missing)
+        return np.array([self.scores[int(i)] for i in indices])
+
+    def _fill(self, missing):
+        with self._lock():
+            self._read()  # another process may have scored some meanwhile
+            missing = [i for i in missing if i not in self.scores]
+            if len(missing) >= PARALLEL_FROM:
+                log.info(f"scoring {len(missing)} networks with {self.name} ({self.jobs} jobs) into {self.path}")
+                score_space(self.proxy, self.gt, missing, self.path, self.data, self.batch_size, self.seed,
+                            self.device, progress=log.isEnabledFor(logging.INFO), jobs=self.jobs)
+            elif missing:
+                with appending(self.path, COLUMNS) as write:
+                    for row in _score_rows(self.proxy, self.gt, self.data, self.batch_size, self.seed, self.device,
+                                           missing):
+                        write(row)
+            self._read()
+        self.computed += len(missing)
+
+    def cost(self):
+        """Mean seconds one network took to build and score, over the cached networks."""
+        return float(np.mean(list(self.seconds.values()))) if self.seconds else float("nan")

@@ -1,0 +1,68 @@
+"""What ``eznas nas`` writes: the best-so-far CSV, the markdown table and the plot."""
+import csv
+import os
+
+import numpy as np
+
+from eznas.evolve.rundir import atomic_write
+
+
+def write_csv(result, out):
+    """One row per (variant, seed, query): the network trained, its accuracy and the best
+    accuracy so far."""
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "best_so_far.csv")
+    tmp = path + f".tmp-{os.getpid()}"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["variant", "proxy", "seed", "query", "arch", "accuracy", "best"])
+        seeds = range(result.settings.first_seed, result.settings.first_seed + result.settings.seeds)
+        for c in result.curves:
+            for seed, hist, best in zip(seeds, c.histories, c.best):
+                for q in range(result.settings.queries):
+                    i = hist[q] if q < len(hist) else None
+                    arch = "" if i is None else str(result.archs[i])
+                    acc = "" if i is None else f"{result.accuracy[i]:.4f}"
+                    w.writerow([c.label, c.proxy, seed, q + 1, arch, acc, f"{best[q]:.4f}"])
+    os.replace(tmp, path)
+    return path
+
+
+def write_markdown(result, out, target=None):
+    path = os.path.join(out, "nas.md")
+    text = "\n".join([f"# Architecture search on {result.space}/{result.dataset}", "", result.about, "",
+                      "Mean ± standard deviation over seeds of the best test accuracy among the networks trained "
+                      "so far; a proxy evaluation is one network built and scored (seconds measured on this "
+                      "machine, cached scores included at their measured cost).", "",
+                      result.table(target), ""])
+    atomic_write(path, text)
+    return path
+
+
+def plot(result, out, target=None):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = os.path.join(out, "best_so_far.png")
+    q = np.arange(1, result.settings.queries + 1)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for c in result.curves:
+        m, s = c.best.mean(0), c.best.std(0)
+        ax.plot(q, m, label=c.label, lw=1.5)
+        ax.fill_between(q, m - s, np.minimum(m + s, result.best_in_table), alpha=0.15)
+    if target is not None:
+        ax.axhline(target, color="k", ls=":", lw=1, label=f"target {target:g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("networks trained (queries)")
+    ax.set_ylabel("best test accuracy so far (%)")
+    lo = min(float(np.percentile(c.best.mean(0), 5)) for c in result.curves)
+    ax.set_ylim(lo, result.best_in_table + 0.1)
+    ax.set_title(f"{result.space}/{result.dataset}: mean ± std over {result.settings.seeds} seeds", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
