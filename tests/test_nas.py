@@ -1,0 +1,134 @@
+"""Architecture search on table benchmarks (eznas nas): the algorithms against known
+answers with an oracle proxy, the on-disk proxy cache, and the command end to end."""
+import csv
+
+import numpy as np
+import pytest
+
+from eznas.nas import ProxyScores, TableBenchmark, aging_evolution, random_search
+from eznas.nas.search import best_so_far
+from eznas.spaces import nb201
+from eznas.spaces.complexity import count_params
+from eznas.spaces.sources import load_ground_truth
+
+
+@pytest.fixture(scope="module")
+def nb201_c10():
+    return TableBenchmark(load_ground_truth("nb201", "cifar10"))
+
+
+def one_edit_apart(a, b):
+    return sum(x != y for x, y in zip(nb201.parse(a), nb201.parse(b))) == 1
+
+
+def test_neighbours_are_one_edge_away_and_in_the_table(nb201_c10):
+    near = nb201_c10.neighbours(123)
+    assert len(near) == 24 == len(set(near))
+    arch = nb201_c10.gt.archs[123]
+    assert all(one_edit_apart(arch, nb201_c10.gt.archs[j]) for j in near)
+
+
+def test_random_search_draws_distinct_networks_reproducibly(nb201_c10):
+    h, scored = random_search(nb201_c10, 100, seed=3)
+    assert len(h) == len(set(h)) == 100 and not scored
+    assert h == random_search(nb201_c10, 100, seed=3)[0] != random_search(nb201_c10, 100, seed=4)[0]
+
+
+def test_aging_evolution_trains_mutants_of_earlier_networks(nb201_c10):
+    h, scored = aging_evolution(nb201_c10, 80, seed=1, population=10, sample=3)
+    assert len(h) == len(set(h)) == 80 and not scored
+    archs = nb201_c10.gt.archs
+    for k in range(10, 80):  # after the random population, every network is a mutant of one trained before
+        assert any(one_edit_apart(archs[h[k]], archs[j]) for j in h[:k])
+    best = best_so_far(nb201_c10, h, 100)
+    acc = nb201_c10.accuracy[h]
+    assert np.all(np.diff(best) >= 0) and best[79] == acc.max() and best[99] == best[79]  # carried on after a stop
+    assert best[9] == acc[:10].max()
+
+
+def test_warmup_with_an_oracle_proxy_starts_from_the_best_networks(nb201_c10):
+    oracle = lambda idx: nb201_c10.accuracy[idx]  # noqa: E731  (a proxy that knows the answer)
+    h, scored = aging_evolution(nb201_c10, 30, seed=0, population=10, proxy=oracle, pool=len(nb201_c10))
+    assert nb201_c10.accuracy[h[0]] == nb201_c10.accuracy.max()  # trained first
+    top10 = np.sort(nb201_c10.accuracy)[::-1][:10]
+    assert np.allclose(np.sort(nb201_c10.accuracy[h[:10]])[::-1], top10)
+    assert len(scored) == len(nb201_c10)
+    worst, _ = aging_evolution(nb201_c10, 10, seed=0, population=10, proxy=lambda idx: -oracle(idx), pool=2000)
+    assert nb201_c10.accuracy[worst].max() < 20  # an anti-oracle warm-up starts from disconnected cells
+
+
+def test_move_proposal_trains_the_best_scored_mutant(nb201_c10):
+    calls = []
+
+    def oracle(idx):
+        calls.append(list(idx))
+        return nb201_c10.accuracy[idx]
+
+    h, scored = aging_evolution(nb201_c10, 40, seed=2, population=10, sample=10, proxy=oracle, children=24)
+    assert len(calls) >= 30 and all(len(c) == 24 for c in calls)
+    trained = set(h)
+    for kids in calls:  # the child trained at each step is the best of the 24 mutants scored
+        best = max(kids, key=lambda i: nb201_c10.accuracy[i])
+        assert nb201_c10.accuracy[best] == max(nb201_c10.accuracy[i] for i in kids)
+        assert best in trained or len(h) == 40
+    assert scored == {i for c in calls for i in c}
+
+
+def test_proxy_scores_are_cached_and_shared(tmp_path):
+    gt = load_ground_truth("bench_sss")
+    ps = ProxyScores("params", gt, tmp_path, "digits")
+    got = ps([5, 1, 5, 9])
+    assert ps.computed == 3 and got[0] == got[2]
+    assert got[1] == count_params(gt.build(1, in_channels=1))
+    again = ProxyScores("params", gt, tmp_path, "digits")
+    assert list(again([1, 5, 9])) == [got[1], got[0], got[3]] and again.computed == 0
+    assert again.cost() > 0
+    other = ProxyScores("params", gt, tmp_path, "digits", seed=1)  # other settings: another file
+    assert other.path != ps.path and other([1]) is not None and other.computed == 1
+    with open(ps.path, "a") as f:  # a row cut short by a kill is scored again, not read
+        f.write(f"{gt.archs[20]},12")
+    cut = ProxyScores("params", gt, tmp_path, "digits")
+    assert 20 not in cut.scores and cut([20])[0] == count_params(gt.build(20, in_channels=1)) and cut.computed == 1
+
+
+def test_nas_command_end_to_end_on_a_builtin_space(tmp_path, cli):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    args = ["nas", "--space", "bench_sss", "--proxy", "params", "--seeds", "2", "--queries", "30", "--population", "8",
+            "--sample", "3", "--pool", "40", "--children", "4", "--variants", "random", "ae", "warmup", "move",
+            "--target", "97", "--out", out, "--cache", cache, "--quiet"]
+    code, stdout, err = cli(*args)
+    assert code == 0, err
+    assert "| ae+warmup(params) |" in stdout and "queries to mean >= 97" in stdout
+    with open(out / "best_so_far.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 * 2 * 30
+    gt = load_ground_truth("bench_sss")
+    acc = {a: float(x) for a, x in zip(gt.archs, gt.accuracy)}
+    for variant in {r["variant"] for r in rows}:
+        for seed in ("0", "1"):
+            run = [r for r in rows if r["variant"] == variant and r["seed"] == seed]
+            best = [float(r["best"]) for r in run]
+            assert best == sorted(best) and len(run) == 30
+            assert best[-1] == pytest.approx(max(acc[r["arch"]] for r in run), abs=1e-3)
+    assert (out / "nas.md").exists() and (out / "best_so_far.png").stat().st_size > 0
+    cached = list(cache.rglob("*.csv"))
+    assert len(cached) == 1
+    size = cached[0].stat().st_size
+    code, again, _ = cli(*args)
+    assert code == 0 and cached[0].stat().st_size == size  # a rerun scores nothing
+    assert again.split("\n\n")[1] == stdout.split("\n\n")[1]  # and finds the same
+
+
+def test_nas_bad_input(tmp_path, cli):
+    code, _, err = cli("nas", "--space", "bench_sss", "--population", "3", "--sample", "5", "--out", tmp_path)
+    assert code == 2 and "--sample 5 is larger than --population 3" in err
+    code, _, err = cli("nas", "--space", "bench_sss", "--proxy", "nonsense(", "--out", tmp_path, "--cache", tmp_path)
+    assert code == 2 and "--proxy 'nonsense('" in err
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "hall_of_fame.json").write_text('{"programs": [{"program": "layer_mean(l1_norm(T4_N))"}]}')
+    (run / "config.json").write_text("{}")
+    code, _, err = cli("nas", "--space", "bench_sss", "--proxy", f"{run}:program_9", "--out", tmp_path)
+    assert code == 2 and "the run has no program_9 (it has program_0)" in err
+    ps = ProxyScores(str(run), load_ground_truth("bench_sss"), tmp_path, "digits")
+    assert ps.proxy == "layer_mean(l1_norm(T4_N))" and ps.name == "run-program_0"  # a run's program is its string
