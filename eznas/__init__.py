@@ -10,11 +10,16 @@ Python API (the command line is ``eznas``):
 - ``eznas.search(config, run_dir=None)`` -> SearchResult (run directory, ranked programs,
   held-out table);
 - ``eznas.find_layers(model, inputs)`` -> the layers programs read and the convolutions
-  left out, with why.
+  left out, with why;
+- ``eznas.run_nas(space, dataset, proxies, variants, settings)`` -> NasResult: random
+  search, aging evolution and aging evolution with a proxy's warm-up / move proposal on a
+  table benchmark (``eznas.nas`` holds the algorithms and the proxy-score cache);
+- ``eznas.analyze(program)`` -> its expected per-layer value as channels, kernel size and
+  spatial size are swept (the EZNAS paper's Figure 6).
 """
 from eznas.version import __version__
 
-__all__ = ["measures", "load_programs", "search", "find_layers", "Program", "__version__"]
+__all__ = ["measures", "load_programs", "search", "find_layers", "Program", "run_nas", "analyze", "__version__"]
 
 
 def __getattr__(name):  # lazy: `import eznas` stays light (torch and deap load on first use)
@@ -26,4 +31,12 @@ def __getattr__(name):  # lazy: `import eznas` stays light (torch and deap load 
         from eznas.evolve.search import search
 
         return search
+    if name == "run_nas":
+        from eznas.nas.experiment import run_nas
+
+        return run_nas
+    if name == "analyze":
+        from eznas.analyze import analyze
+
+        return analyze
     raise AttributeError(f"module 'eznas' has no attribute {name!r}")

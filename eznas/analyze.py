@@ -40,6 +40,32 @@ def expected_value(program, cin, cout, k, hw, draws=64, batch=1, seed=0, how="me
     return float(vals.mean()), float(vals.std()) if len(vals) > 1 else 0.0
 
 
+def resolve(program):
+    """(label, program string, layer-to-scalar rule) of a program string, an EZNAS-A
+    baseline or a run directory (``RUN``: its program_0, ``RUN:program_k``)."""
+    from eznas.baselines import PROGRAM_BASELINES
+    from eznas.program import ProgramError
+    from eznas.score import run_program
+
+    if program in PROGRAM_BASELINES:
+        return program, PROGRAM_BASELINES[program], "mean"
+    prog = run_program(program)
+    if prog is not None:
+        return f"{prog.name} of {program.rpartition(':')[0] if ':' in program else program}", prog.text, prog.to_scalar
+    try:
+        parse(program)
+    except ProgramError as e:
+        raise ValueError(f"PROGRAM {program!r} is neither a program, an EZNAS-A baseline nor a run directory: {e}") from None
+    return program, program, "mean"
+
+
+def analyze(program, draws=64, batch=1, seed=0):
+    """The sweeps of ``sweep`` for a program string, an EZNAS-A baseline or a run's
+    program: {parameter: [(value, mean, std)]}."""
+    _, text, how = resolve(program)
+    return sweep(text, draws, batch, seed, how)
+
+
 def sweep(program, draws=64, batch=1, seed=0, how="mean", sweeps=SWEEPS, base=BASE):
     """{parameter: [(value, mean, std)]}: each of cin, cout, k, hw swept, the others at ``base``."""
     return {param: [(v, *expected_value(program, **{**base, param: v}, draws=draws, batch=batch, seed=seed, how=how))

@@ -16,7 +16,7 @@ def test_score_cli_streams_resumes_and_reports(tmp_path, cli):
     out = str(tmp_path / "s.csv")
     assert "kendall" in score(cli, "--proxy", "l1_norm(T1G_D)", "--space", "bench_nb201", "--n", "3", "--out", out)
     rows = list(csv.DictReader(open(out)))
-    assert len(rows) == 3 and list(rows[0]) == ["arch", "score", "accuracy", "flops", "params"]
+    assert len(rows) == 3 and list(rows[0]) == ["arch", "score", "accuracy", "flops", "params", "seconds"] and float(rows[0]["seconds"]) > 0
     assert os.path.exists(out[:-4] + ".md") and os.path.exists(out[:-4] + ".png")
     score(cli, "--proxy", "l1_norm(T1G_D)", "--space", "bench_nb201", "--n", "4", "--out", out)
     rows2 = list(csv.DictReader(open(out)))

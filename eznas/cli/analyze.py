@@ -19,7 +19,7 @@ log = logging.getLogger("eznas.analyze")
 
 def add_arguments(p):
     p.add_argument("program", help="a program string, a baseline of the EZNAS-A family (eznas_a, eznas_a_sum, "
-                                   "eznas_a_paper) or a run directory (its program_0)")
+                                   "eznas_a_paper) or a run directory (RUN: its program_0, or RUN:program_k)")
     p.add_argument("--draws", type=positive_int, default=64, help="random draws averaged per point")
     p.add_argument("--batch-size", type=positive_int, default=1, help="batch of the random activations")
     p.add_argument("--seed", type=int, default=0, help="seed of the random statistics and the network")
@@ -28,29 +28,10 @@ def add_arguments(p):
     p.add_argument("--out", default="runs/analyze", help="folder written")
 
 
-def resolve(program):
-    """(label, program string, to_scalar) of a program string, a baseline or a run."""
-    from eznas.baselines import PROGRAM_BASELINES
-    from eznas.program import ProgramError, parse
-
-    if program in PROGRAM_BASELINES:
-        return program, PROGRAM_BASELINES[program], "mean"
-    if os.path.isdir(program):
-        from eznas.proxies import load_programs
-
-        best = load_programs(program)[0]
-        return f"{best.name} of {program}", best.text, best.to_scalar
-    try:
-        parse(program)
-    except ProgramError as e:
-        raise ValueError(f"PROGRAM {program!r} is neither a program, an EZNAS-A baseline nor a run directory: {e}") from None
-    return program, program, "mean"
-
-
 def run(a):
     import torch
 
-    from eznas.analyze import contributions, sweep, sweep_plot, sweep_table
+    from eznas.analyze import contributions, resolve, sweep, sweep_plot, sweep_table
     from eznas.inputs import load_batch
     from eznas.spaces.registry import get
 
