@@ -31,6 +31,10 @@ def __getattr__(name):  # lazy: `import eznas` stays light (torch and deap load 
         from eznas.evolve.search import search
 
         return search
+    if name == "nas":
+        import eznas.nas
+
+        return eznas.nas
     if name == "run_nas":
         from eznas.nas.experiment import run_nas
 

@@ -70,12 +70,16 @@ class ProxyScores:
         return FileLock(self.path + ".lock")
 
     def _read(self):
+        self._size = os.path.getsize(self.path) if os.path.exists(self.path) else 0
         for r in read_rows(self.path):
-            i = self._index.get(r["arch"])
-            if i is not None:
-                s = float(r["score"])
-                self.scores[i] = s if math.isfinite(s) else -math.inf  # cannot apply: ranked last
-                self.seconds[i] = float(r["seconds"])
+            self._keep(r)
+
+    def _keep(self, r):
+        i = self._index.get(r["arch"])
+        if i is not None:
+            s = float(r["score"])
+            self.scores[i] = s if math.isfinite(s) else -math.inf  # cannot apply: ranked last
+            self.seconds[i] = float(r["seconds"])
 
     def __call__(self, indices):
         """Scores of the networks ``indices`` (a list), larger = predicted better."""
@@ -86,18 +90,21 @@ class ProxyScores:
 
     def _fill(self, missing):
         with self._lock():
-            self._read()  # another process may have scored some meanwhile
+            if (os.path.getsize(self.path) if os.path.exists(self.path) else 0) != self._size:
+                self._read()  # another process scored some meanwhile
             missing = [i for i in missing if i not in self.scores]
             if len(missing) >= PARALLEL_FROM:
                 log.info(f"scoring {len(missing)} networks with {self.name} ({self.jobs} jobs) into {self.path}")
                 score_space(self.proxy, self.gt, missing, self.path, self.data, self.batch_size, self.seed,
                             self.device, progress=log.isEnabledFor(logging.INFO), jobs=self.jobs)
+                self._read()
             elif missing:
                 with appending(self.path, COLUMNS) as write:
                     for row in _score_rows(self.proxy, self.gt, self.data, self.batch_size, self.seed, self.device,
                                            missing):
                         write(row)
-            self._read()
+                        self._keep(row)
+                self._size = os.path.getsize(self.path)
         self.computed += len(missing)
 
     def cost(self):
