@@ -64,14 +64,22 @@ def test_move_proposal_trains_the_best_scored_mutant(nb201_c10):
         calls.append(list(idx))
         return nb201_c10.accuracy[idx]
 
+    acc = nb201_c10.accuracy
     h, scored = aging_evolution(nb201_c10, 40, seed=2, population=10, sample=10, proxy=oracle, children=24)
-    assert len(calls) >= 30 and all(len(c) == 24 for c in calls)
-    trained = set(h)
-    for kids in calls:  # the child trained at each step is the best of the 24 mutants scored
-        best = max(kids, key=lambda i: nb201_c10.accuracy[i])
-        assert nb201_c10.accuracy[best] == max(nb201_c10.accuracy[i] for i in kids)
-        assert best in trained or len(h) == 40
-    assert scored == {i for c in calls for i in c}
+    assert len(calls) >= 30 and all(len(c) == 24 for c in calls) and len(h) == len(set(h)) == 40
+    trained, pos = set(h[:10]), 10
+    for kids in calls:  # each step trains the best-scored of the 24 mutants not trained yet
+        new = [i for i in kids if i not in trained]
+        if not new:
+            continue
+        assert h[pos] in new and acc[h[pos]] == max(acc[i] for i in new)
+        trained.add(h[pos])
+        pos += 1
+        if pos == 40:
+            break
+    assert pos == 40 and scored == {i for c in calls for i in c}
+    plain, _ = aging_evolution(nb201_c10, 40, seed=2, population=10, sample=10)
+    assert acc[h].max() >= acc[plain].max()
 
 
 def test_proxy_scores_are_cached_and_shared(tmp_path):

@@ -83,7 +83,8 @@ def aging_evolution(bench, queries, seed, population=20, sample=5, proxy: Option
       population is its best ``population`` of them (trained best first), instead of
       ``population`` random networks;
     - ``children`` > 1, move proposal: each step draws ``children`` distinct mutants of the
-      parent, the proxy scores them, and only the best is trained.
+      parent, the proxy scores them, and only the best is trained (the best not trained
+      yet: a network trained before would cost nothing and teach nothing).
     """
     rng = random.Random(seed)
     n = len(bench)
@@ -113,7 +114,8 @@ def aging_evolution(bench, queries, seed, population=20, sample=5, proxy: Option
         if proxy is not None and children > 1:
             kids = rng.sample(near, min(children, len(near)))
             scored.update(kids)
-            child = _ranked(kids, proxy(kids), rng)[0]
+            ranked = _ranked(kids, proxy(kids), rng)
+            child = next((i for i in ranked if i not in seen), ranked[0])  # the best not trained yet
         else:
             child = rng.choice(near)
         train(child)
