@@ -140,3 +140,4 @@ def test_nas_bad_input(tmp_path, cli):
     assert code == 2 and "the run has no program_9 (it has program_0)" in err
     ps = ProxyScores(str(run), load_ground_truth("bench_sss"), tmp_path, "digits")
     assert ps.proxy == "layer_mean(l1_norm(T4_N))" and ps.name == "run-program_0"  # a run's program is its string
+    assert ProxyScores("layer_mean(l1_norm(T4_N))", load_ground_truth("bench_sss"), tmp_path, "digits").path == ps.path

@@ -56,7 +56,8 @@ class ProxyScores:
         self.settings = {**proxy_identity(self.proxy), "space": gt.space, "dataset": gt.dataset, "data": data,
                          "batch_size": self.batch_size, "seed": seed}
         digest = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:10]
-        self.path = os.path.join(cache_dir, f"{gt.space}-{gt.dataset}", f"{proxy_name(proxy)}-{digest}.csv")
+        # named by what is computed, so that a run's program and its string share one file
+        self.path = os.path.join(cache_dir, f"{gt.space}-{gt.dataset}", f"{proxy_name(self.proxy)}-{digest}.csv")
         self.name = proxy_name(proxy)
         self._index = {str(a): i for i, a in enumerate(gt.archs)}
         self.scores, self.seconds = {}, {}
