@@ -16,9 +16,10 @@ from eznas.nas.search import TableBenchmark, aging_evolution, best_so_far, rando
 
 log = logging.getLogger("eznas.nas")
 
-# variant: (uses a proxy, warm-up, move proposal)
-VARIANTS = {"random": (False, False, False), "ae": (False, False, False), "warmup": (True, True, False),
-            "move": (True, False, True), "warmup+move": (True, True, True)}
+# variant: (label, {} = the proxy's name; warm-up; move proposal)
+VARIANTS = {"random": ("random search", False, False), "ae": ("aging evolution", False, False),
+            "warmup": ("ae+warmup({})", True, False), "move": ("ae+move({})", False, True),
+            "warmup+move": ("ae+warmup+move({})", True, True)}
 DEFAULT_VARIANTS = ("random", "ae", "warmup", "move")
 CHECKPOINTS = (25, 50, 100, 200)
 
@@ -108,8 +109,8 @@ def run_nas(space, dataset=None, proxies=(), variants=DEFAULT_VARIANTS, settings
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"--variants: unknown {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
-    if any(VARIANTS[v][0] for v in variants) and not proxies:
-        raise ValueError("--variants " + ", ".join(v for v in variants if VARIANTS[v][0]) + " need a --proxy")
+    if any("{}" in VARIANTS[v][0] for v in variants) and not proxies:
+        raise ValueError("--variants " + ", ".join(v for v in variants if "{}" in VARIANTS[v][0]) + " need a --proxy")
     gt = load_ground_truth(space, dataset, ground_truth)
     bench = TableBenchmark(gt)
     data = data or default_data(space)
@@ -118,8 +119,8 @@ def run_nas(space, dataset=None, proxies=(), variants=DEFAULT_VARIANTS, settings
     s = settings
     curves = []
     for v in variants:
-        uses_proxy, warm, move = VARIANTS[v]
-        for ps in (scorers if uses_proxy else [None]):
+        label, warm, move = VARIANTS[v]
+        for ps in (scorers if "{}" in label else [None]):
             if warm:  # the pools every seed will ask for, scored at once (in parallel when jobs > 1)
                 ps(sorted({i for seed in seeds for i in warmup_pool(len(bench), s.pool, random.Random(seed))}))
             runs = []
@@ -129,15 +130,10 @@ def run_nas(space, dataset=None, proxies=(), variants=DEFAULT_VARIANTS, settings
                 else:
                     runs.append(aging_evolution(bench, s.queries, seed, s.population, s.sample, ps,
                                                 s.pool if warm else 0, s.children if move else 1))
-            label = v if ps is None else f"ae+{v}({ps.name})"
-            if v == "ae":
-                label = "aging evolution"
-            elif v == "random":
-                label = "random search"
-            curves.append(Curve(label, np.array([best_so_far(bench, h, s.queries) for h, _ in runs]),
+            curves.append(Curve(label.format(ps.name if ps else ""), np.array([best_so_far(bench, h, s.queries) for h, _ in runs]),
                                 [h for h, _ in runs], [len(sc) for _, sc in runs],
                                 ps.cost() if ps else 0.0, ps.spec if ps else ""))
-            log.info(f"{label}: mean best {curves[-1].best[:, -1].mean():.2f} after {s.queries} queries")
+            log.info(f"{curves[-1].label}: mean best {curves[-1].best[:, -1].mean():.2f} after {s.queries} queries")
     about = (f"{space}/{gt.dataset}: {len(bench)} networks in the table (best {np.nanmax(bench.accuracy):.2f}); "
              f"{s.seeds} seeds ({s.first_seed}..{s.first_seed + s.seeds - 1}), {s.queries} queries each; aging "
              f"evolution population {s.population}, sample {s.sample}; warm-up pool {s.pool}; move proposal "
