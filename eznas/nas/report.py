@@ -39,7 +39,13 @@ def write_markdown(result, out, target=None):
     return path
 
 
+STYLE = {"random search": ("0.55", ":"), "aging evolution": ("k", "-")}  # variants without a proxy
+LINES = {"ae+warmup": "-", "ae+move": "--", "ae+warmup+move": "-."}  # proxy variants; colour = proxy
+
+
 def plot(result, out, target=None):
+    """Mean best-so-far against queries (log scale), with the band between the 25th and
+    75th percentiles over seeds; colour = proxy, line style = variant."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,20 +53,24 @@ def plot(result, out, target=None):
 
     path = os.path.join(out, "best_so_far.png")
     q = np.arange(1, result.settings.queries + 1)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    proxies = list(dict.fromkeys(c.label.partition("(")[2] for c in result.curves if "(" in c.label))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for c in result.curves:
-        m, s = c.best.mean(0), c.best.std(0)
-        ax.plot(q, m, label=c.label, lw=1.5)
-        ax.fill_between(q, m - s, np.minimum(m + s, result.best_in_table), alpha=0.15)
+        variant, _, proxy = c.label.partition("(")
+        color, ls = STYLE.get(c.label) or (f"C{proxies.index(proxy) % 10}", LINES.get(variant, "-"))
+        ax.plot(q, c.best.mean(0), label=c.label, color=color, ls=ls, lw=1.6)
+        lo, hi = np.percentile(c.best, [25, 75], axis=0)
+        ax.fill_between(q, lo, hi, color=color, alpha=0.07, lw=0)
     if target is not None:
-        ax.axhline(target, color="k", ls=":", lw=1, label=f"target {target:g}")
+        ax.axhline(target, color="r", ls=":", lw=1, label=f"target {target:g}")
     ax.set_xscale("log")
     ax.set_xlabel("networks trained (queries)")
     ax.set_ylabel("best test accuracy so far (%)")
-    lo = min(float(np.percentile(c.best.mean(0), 5)) for c in result.curves)
-    ax.set_ylim(lo, result.best_in_table + 0.1)
-    ax.set_title(f"{result.space}/{result.dataset}: mean ± std over {result.settings.seeds} seeds", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    low = min(float(np.percentile(c.best.mean(0), 5)) for c in result.curves)
+    ax.set_ylim(low, result.best_in_table + 0.05)
+    ax.set_title(f"{result.space}/{result.dataset}: mean over {result.settings.seeds} seeds "
+                 "(bands: 25th-75th percentile)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right", ncol=2)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
