@@ -9,11 +9,14 @@ import os
 
 def read_rows(path):
     """The complete rows of ``path`` (dicts; [] if it does not exist): a row with a field
-    missing or one too many (cut short by a kill, or glued to the next) is left out."""
+    missing or one too many (cut short by a kill, or glued to the next), or with its last
+    field empty (cut right after the last comma), is left out."""
     if not os.path.exists(path):
         return []
     with open(path, newline="") as f:
-        return [r for r in csv.DictReader(f) if None not in r and None not in r.values()]
+        rows = csv.DictReader(f)
+        # cut short: a field missing, one too many (glued to the next row), or the last one empty
+        return [r for r in rows if None not in r and None not in r.values() and r[rows.fieldnames[-1]] != ""]
 
 
 def done_archs(path):

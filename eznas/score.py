@@ -139,22 +139,33 @@ def run_of(proxy):
     return d if os.path.isfile(os.path.join(d, "config.json")) else None
 
 
+class Scoring:
+    """What scoring networks of ``gt`` needs, made once: the scorer, the batch and its labels."""
+
+    def __init__(self, proxy, gt, data, batch_size, seed, device):
+        self.scorer, self.gt, self.seed, self.device = make_scorer(proxy), gt, seed, device
+        self.c, self.size = input_shape(gt.space, gt.dataset)
+        self.x = load_batch(data, batch_size, self.size, seed).to(device)
+        self.y = labels_for(data, batch_size, NUM_CLASSES.get(gt.dataset, 10), seed).to(device)
+
+    def rows(self, items):
+        """Rows for the indices ``items``: build -> score -> FLOPs / params, one network at
+        a time; ``seconds`` is the build and the proxy."""
+        gt = self.gt
+        for i in items:
+            t = time.perf_counter()
+            torch.manual_seed(self.seed * 1_000_003 + i)
+            model = gt.build(gt.archs[i]).to(self.device)
+            s = float(self.scorer(model, self.x, self.y))
+            seconds = time.perf_counter() - t
+            yield {"arch": gt.archs[i], "score": repr(s), "accuracy": float(gt.accuracy[i]),
+                   "flops": count_flops(model.cpu(), (1, self.c, self.size, self.size)), "params": count_params(model),
+                   "seconds": f"{seconds:.4f}"}
+
+
 def _score_rows(proxy, gt, data, batch_size, seed, device, items):
-    """Rows for the indices ``items``: build -> score -> FLOPs / params, one network at a
-    time (the scorer and the batch are made once)."""
-    scorer = make_scorer(proxy)
-    c, size = input_shape(gt.space, gt.dataset)
-    x = load_batch(data, batch_size, size, seed).to(device)
-    y = labels_for(data, batch_size, NUM_CLASSES.get(gt.dataset, 10), seed).to(device)
-    for i in items:
-        t = time.perf_counter()
-        torch.manual_seed(seed * 1_000_003 + i)
-        model = gt.build(gt.archs[i]).to(device)
-        s = float(scorer(model, x, y))
-        seconds = time.perf_counter() - t
-        yield {"arch": gt.archs[i], "score": repr(s), "accuracy": float(gt.accuracy[i]),
-               "flops": count_flops(model.cpu(), (1, c, size, size)), "params": count_params(model),
-               "seconds": f"{seconds:.4f}"}
+    """Rows for the indices ``items`` (a picklable unit of work for append_rows)."""
+    yield from Scoring(proxy, gt, data, batch_size, seed, device).rows(items)
 
 
 def settings_path(out):
@@ -178,9 +189,10 @@ def proxy_identity(proxy):
     return {"proxy": proxy}
 
 
-def check_settings(out, settings):
+def check_settings(out, settings, what="--out"):
     """Write ``settings`` beside the CSV ``out``, or check that an existing CSV was made
-    with the same ones (ValueError naming the differences; nothing is changed)."""
+    with the same ones (ValueError naming the differences; nothing is changed); ``what``
+    names the file in messages."""
     import json
 
     from eznas.evolve.rundir import atomic_write, read_json
@@ -191,21 +203,25 @@ def check_settings(out, settings):
         old = read_json(sp, "settings record")
         if has_rows and old != settings:
             diff = {k: (old.get(k), settings.get(k)) for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k)}
-            raise ValueError(f"--out {out} holds scores made with other settings "
+            raise ValueError(f"{what} {out} holds scores made with other settings "
                              f"({'; '.join(f'{k}: {a!r} there, {b!r} now' for k, (a, b) in diff.items())}); "
-                             "write to another --out (nothing was changed)")
+                             f"write to another {what.split()[0]} (nothing was changed)")
     elif has_rows:
-        raise ValueError(f"--out {out} holds scores but no record of their settings ({sp}); write to another --out")
+        raise ValueError(f"{what} {out} holds scores but no record of their settings ({sp}); "
+                         f"write to another {what.split()[0]}")
     atomic_write(sp, json.dumps(settings, indent=2, sort_keys=True))
 
 
-def score_space(proxy, gt, indices, out, data, batch_size=1, seed=0, device="cpu", progress=True, jobs=1):
+def score_space(proxy, gt, indices, out, data, batch_size=1, seed=0, device="cpu", progress=True, jobs=1,
+                settings=None, what="--out"):
     """Score networks ``indices`` of ``gt`` with ``proxy`` (a name accepted by make_scorer),
     appending rows to ``out`` as they come (networks already there are skipped); with
-    ``jobs`` > 1, chunks of CHUNK networks are spread over processes (CPU only)."""
+    ``jobs`` > 1, chunks of CHUNK networks are spread over processes (CPU only).  The
+    settings recorded beside ``out`` are those given, else proxy, space, dataset, data,
+    batch size and seed."""
     make_scorer(proxy)  # a bad proxy fails here, before any work
-    check_settings(out, {**proxy_identity(proxy), "space": gt.space, "dataset": gt.dataset, "data": data,
-                         "batch_size": batch_size, "seed": seed})
+    check_settings(out, settings or {**proxy_identity(proxy), "space": gt.space, "dataset": gt.dataset, "data": data,
+                                     "batch_size": batch_size, "seed": seed}, what)
     done = done_archs(out)
     todo = [i for i in indices if gt.archs[i] not in done]
     work = functools.partial(_score_rows, proxy, gt, data, batch_size, seed, device if jobs == 1 else "cpu")

@@ -1,12 +1,14 @@
 """Architecture search on table benchmarks (eznas nas): the algorithms against known
 answers with an oracle proxy, the on-disk proxy cache, and the command end to end."""
 import csv
+import random
 
 import numpy as np
 import pytest
 
-from eznas.nas import ProxyScores, TableBenchmark, aging_evolution, random_search
-from eznas.nas.search import best_so_far
+from eznas.nas import NasResult, ProxyScores, Settings, TableBenchmark, aging_evolution, random_search, run_nas
+from eznas.nas.experiment import Curve
+from eznas.nas.search import best_so_far, warmup_pool
 from eznas.spaces import nb201
 from eznas.spaces.complexity import count_params
 from eznas.spaces.sources import load_ground_truth
@@ -93,10 +95,12 @@ def test_proxy_scores_are_cached_and_shared(tmp_path):
     assert again.cost() > 0
     other = ProxyScores("params", gt, tmp_path, "digits", seed=1)  # other settings: another file
     assert other.path != ps.path and other([1]) is not None and other.computed == 1
-    with open(ps.path, "a") as f:  # a row cut short by a kill is scored again, not read
-        f.write(f"{gt.archs[20]},12")
+    with open(ps.path, "a") as f:  # rows cut short by a kill are scored again, not read
+        f.write(f"{gt.archs[21]},12,90,0.1,0.1,\n{gt.archs[20]},12")
     cut = ProxyScores("params", gt, tmp_path, "digits")
-    assert 20 not in cut.scores and cut([20])[0] == count_params(gt.build(20, in_channels=1)) and cut.computed == 1
+    assert 20 not in cut.scores and 21 not in cut.scores
+    assert list(cut([20, 21])) == [count_params(gt.build(i, in_channels=1)) for i in (20, 21)] and cut.computed == 2
+    assert cut.cost([20, 21]) == pytest.approx(cut.seconds[20] + cut.seconds[21])
 
 
 def test_nas_command_end_to_end_on_a_builtin_space(tmp_path, cli):
@@ -122,14 +126,57 @@ def test_nas_command_end_to_end_on_a_builtin_space(tmp_path, cli):
     cached = list(cache.rglob("*.csv"))
     assert len(cached) == 1
     size = cached[0].stat().st_size
-    code, again, _ = cli(*args)
-    assert code == 0 and cached[0].stat().st_size == size  # a rerun scores nothing
+    code, again, err = cli(*args)
+    assert code == 0 and cached[0].stat().st_size == size, err  # a rerun scores nothing
     assert again.split("\n\n")[1] == stdout.split("\n\n")[1]  # and finds the same
+
+
+def test_warmup_pools_are_scored_before_the_searches_and_nothing_else(tmp_path):
+    result = run_nas("bench_sss", proxies=["params", "flops", "params"], variants=["warmup"], cache_dir=tmp_path,
+                     settings=Settings(queries=20, seeds=3, population=5, sample=2, pool=30))
+    assert [c.label for c in result.curves] == ["ae+warmup(params)", "ae+warmup(flops)", "ae+warmup(params-2)"]
+    union = {i for seed in range(3) for i in warmup_pool(1000, 30, random.Random(seed))}
+    cache = [f for f in tmp_path.rglob("*.csv") if f.name.startswith("params")]
+    with open(cache[0], newline="") as f:
+        assert len(cache) == 1 and len(list(csv.DictReader(f))) == len(union)  # the prefill: every pool, no more
+    first, third = result.curves[0], result.curves[2]
+    assert first.evaluations == [30, 30, 30] and np.array_equal(first.best, third.best)  # one cache, same searches
+    assert all(sec > 0 for sec in first.proxy_seconds)
+
+
+def test_the_table_counts_queries_as_asked():
+    best = np.array([[90, 95, 95, 95], [90, 90, 96, 96], [80, 80, 80, 80]], dtype=float)
+    r = NasResult("nb201", "cifar10", Settings(queries=4, seeds=3), [Curve("x", best, [[]] * 3)], 96.0)
+    assert r.queries_to(r.curves[0], 90) == 3  # mean over seeds: 86.7, 88.3, 90.3, 90.3
+    assert r.seed_queries_to(r.curves[0], 95) == 3  # the seeds reach it at 2, at 3 and never
+    assert r.seed_queries_to(r.curves[0], 96) is None  # two seeds of three never do
+    table = r.table(target=95, at=(2, 25))
+    assert "| 2 queries | 4 queries |" in table and "| > 4 | 3 | 2/3 |" in table
+
+
+def test_a_runs_program_scores_as_its_string(tmp_path):
+    import torch
+
+    from eznas.score import make_scorer
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "hall_of_fame.json").write_text('{"programs": [{"program": "layer_sum(frobenius_norm(T4_N))"}]}')
+    (run / "config.json").write_text("{}")
+    gt = load_ground_truth("bench_nb201")
+    x = torch.randn(1, 1, 8, 8)
+    torch.manual_seed(0)
+    model = gt.build(7, in_channels=1)
+    assert make_scorer(str(run))(model, x) == pytest.approx(make_scorer("layer_sum(frobenius_norm(T4_N))")(model, x))
 
 
 def test_nas_bad_input(tmp_path, cli):
     code, _, err = cli("nas", "--space", "bench_sss", "--population", "3", "--sample", "5", "--out", tmp_path)
     assert code == 2 and "--sample 5 is larger than --population 3" in err
+    code, _, err = cli("nas", "--space", "bench_sss", "--variants", "move", "--children", "1", "--out", tmp_path)
+    assert code == 2 and "--children 1: a move proposal compares at least 2 mutants" in err
+    code, _, err = cli("nas", "--space", "bench_sss", "--pool", "5", "--out", tmp_path)
+    assert code == 2 and "--pool 5 is smaller than --population 10" in err
     code, _, err = cli("nas", "--space", "bench_sss", "--proxy", "nonsense(", "--out", tmp_path, "--cache", tmp_path)
     assert code == 2 and "--proxy 'nonsense('" in err
     run = tmp_path / "run"

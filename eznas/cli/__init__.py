@@ -47,7 +47,7 @@ def positive_int(text):
     return v
 
 
-def add_space_arguments(p, space=None):
+def add_space_arguments(p, space=None, seed_help="sampling, initialisation and data / noise seed"):
     """The flags that say which networks and which data: --space (required unless a
     default ``space`` is given), --dataset, --ground-truth, --data, --seed, --device."""
     from eznas.spaces.registry import names
@@ -58,7 +58,7 @@ def add_space_arguments(p, space=None):
     p.add_argument("--ground-truth", default=None,
                    help="ground-truth file (default: the copy shipped for NB201 and built-in spaces)")
     p.add_argument("--data", default=None, help="photos, digits, folder:PATH or cifar:PATH (default: by space)")
-    p.add_argument("--seed", type=int, default=0, help="sampling, initialisation and data / noise seed")
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
 
 

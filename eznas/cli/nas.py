@@ -31,7 +31,8 @@ log = logging.getLogger("eznas.nas")
 def add_arguments(p):
     from eznas.nas.experiment import DEFAULT_VARIANTS, VARIANTS, Settings
 
-    add_space_arguments(p, space="nb201")
+    add_space_arguments(p, space="nb201", seed_help="the proxy's seed: its data batch and the networks' weights "
+                                                    "(the searches' seeds are --first-seed ...)")
     p.add_argument("--proxy", action="append", metavar="PROXY",
                    help="proxy of the warm-up / move variants (repeatable; default: eznas_a)")
     p.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=list(VARIANTS), metavar="VARIANT",

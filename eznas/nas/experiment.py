@@ -46,12 +46,12 @@ class Settings:
 @dataclass
 class Curve:
     """One variant: best-so-far accuracy (seeds x queries), the networks trained per seed,
-    proxy evaluations per seed and the proxy's seconds per evaluation on this machine."""
+    and per seed the proxy evaluations spent and the seconds they took on this machine."""
     label: str
     best: np.ndarray
     histories: list
     evaluations: list = field(default_factory=list)
-    seconds_per_eval: float = 0.0
+    proxy_seconds: list = field(default_factory=list)
     proxy: str = ""
 
 
@@ -79,7 +79,7 @@ class NasResult:
         return m if np.isfinite(m) else None
 
     def table(self, target=None, at=CHECKPOINTS):
-        at = [q for q in at if q <= self.settings.queries] or [self.settings.queries]
+        at = sorted({q for q in at if q < self.settings.queries} | {self.settings.queries})
         head = ["variant"] + [f"{q} queries" for q in at]
         if target is not None:
             head += [f"queries to mean >= {target:g}", f"median queries of a seed to {target:g}",
@@ -93,7 +93,8 @@ class NasResult:
                 cells += [str(q) if q else f"> {self.settings.queries}", f"{m:g}" if m else f"> {self.settings.queries}",
                           f"{int((c.best[:, -1] >= target - 1e-9).sum())}/{len(c.best)}"]
             ev = float(np.mean(c.evaluations)) if c.evaluations else 0.0
-            cells += [f"{ev:.0f}" if ev else "0", f"{ev * c.seconds_per_eval:.0f}" if ev else "0"]
+            sec = float(np.mean(c.proxy_seconds)) if c.proxy_seconds else 0.0
+            cells += [f"{ev:.0f}", f"{sec:.1f}" if sec < 10 else f"{sec:.0f}"]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
@@ -117,14 +118,25 @@ def run_nas(space, dataset=None, proxies=(), variants=DEFAULT_VARIANTS, settings
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"--variants: unknown {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
-    if any("{}" in VARIANTS[v][0] for v in variants) and not proxies:
-        raise ValueError("--variants " + ", ".join(v for v in variants if "{}" in VARIANTS[v][0]) + " need a --proxy")
+    with_proxy = [v for v in variants if "{}" in VARIANTS[v][0]]
+    if with_proxy and not proxies:
+        raise ValueError(f"--variants {', '.join(with_proxy)} need a --proxy")
+    s = settings
+    if any(VARIANTS[v][2] for v in variants) and s.children < 2:
+        raise ValueError(f"--children {s.children}: a move proposal compares at least 2 mutants")
+    if any(VARIANTS[v][1] for v in variants) and s.pool < s.population:
+        raise ValueError(f"--pool {s.pool} is smaller than --population {s.population}: a warm-up starts the "
+                         "population from the pool's best")
     gt = load_ground_truth(space, dataset, ground_truth)
     bench = TableBenchmark(gt)
     data = data or default_data(space)
-    scorers = [ProxyScores(p, gt, cache_dir, data, batch_size, scoring_seed, jobs, device) for p in proxies]
-    seeds = range(settings.first_seed, settings.first_seed + settings.seeds)
-    s = settings
+    scorers = [ProxyScores(p, gt, cache_dir, data, batch_size, scoring_seed, jobs, device)
+               for p in (proxies if with_proxy else [])]
+    names = [ps.name for ps in scorers]
+    for k, ps in enumerate(scorers):  # two program strings: program, program-2, ...
+        if (n := names[:k + 1].count(names[k])) > 1:
+            ps.name = f"{names[k]}-{n}"
+    seeds = range(s.first_seed, s.first_seed + s.seeds)
     curves = []
     for v in variants:
         label, warm, move = VARIANTS[v]
@@ -138,15 +150,18 @@ def run_nas(space, dataset=None, proxies=(), variants=DEFAULT_VARIANTS, settings
                 else:
                     runs.append(aging_evolution(bench, s.queries, seed, s.population, s.sample, ps,
                                                 s.pool if warm else 0, s.children if move else 1))
-            curves.append(Curve(label.format(ps.name if ps else ""), np.array([best_so_far(bench, h, s.queries) for h, _ in runs]),
+            curves.append(Curve(label.format(ps.name if ps else ""),
+                                np.array([best_so_far(bench, h, s.queries) for h, _ in runs]),
                                 [h for h, _ in runs], [len(sc) for _, sc in runs],
-                                ps.cost() if ps else 0.0, ps.spec if ps else ""))
+                                [ps.cost(sc) if ps else 0.0 for _, sc in runs], ps.spec if ps else ""))
             log.info(f"{curves[-1].label}: mean best {curves[-1].best[:, -1].mean():.2f} after {s.queries} queries")
     about = (f"{space}/{gt.dataset}: {len(bench)} networks in the table (best {np.nanmax(bench.accuracy):.2f}); "
              f"{s.seeds} seeds ({s.first_seed}..{s.first_seed + s.seeds - 1}), {s.queries} queries each; aging "
              f"evolution population {s.population}, sample {s.sample}; warm-up pool {s.pool}; move proposal "
-             f"{s.children} children. Proxies scored on data {data}, batch {scorers[0].batch_size if scorers else '-'}, "
-             f"scoring seed {scoring_seed}" + "".join(f"; {p.name} = `{p.proxy}`" for p in scorers if p.name != p.proxy))
+             f"{s.children} children.")
+    if scorers:
+        about += (f" Proxies scored on data {data}, scoring seed {scoring_seed}, device {device}: "
+                  + "; ".join(f"{ps.name} = `{ps.proxy}` (batch {ps.batch_size})" for ps in scorers) + ".")
     return NasResult(space, gt.dataset, settings, curves, float(np.nanmax(bench.accuracy)), about, list(gt.archs),
                      bench.accuracy)
 

@@ -1,11 +1,12 @@
 """Proxy scores of a space's networks, computed once and kept on disk.
 
-One CSV per (proxy, space, dataset, data, batch size, scoring seed), the same rows and
-settings record ``eznas score`` writes (so a cache file is also a score report's input):
-``<cache_dir>/<space>-<dataset>/<name>-<hash>.csv``.  A network's score depends only on
-those settings (its weights are seeded by its index), never on the search that asks for
-it, so every NAS seed and every rerun reads the same numbers and pays only for networks
-no earlier run scored.  Each row also records the seconds its network took (build +
+One CSV per (proxy, space, dataset, table, data, batch size, scoring seed, device type),
+the same rows and settings record ``eznas score`` writes (so a cache file is also a score
+report's input): ``<cache_dir>/<space>-<dataset>/<name>-<hash>.csv``.  A network's score
+depends only on those settings (its weights are seeded by its row in the table, whose
+architecture list is part of the key), never on the search that asks for it, so every NAS
+seed and every rerun reads the same numbers and pays only for networks no earlier run
+scored.  Each row also records the seconds its network took (build +
 proxy), so a search can say what its proxy evaluations cost on this machine.
 """
 import hashlib
@@ -20,7 +21,7 @@ from filelock import FileLock
 
 from eznas.baselines import BATCH_SIZE, check_batch
 from eznas.rowlog import appending, read_rows
-from eznas.score import COLUMNS, _score_rows, check_settings, make_scorer, proxy_identity, proxy_text, score_space
+from eznas.score import COLUMNS, Scoring, check_settings, make_scorer, proxy_identity, proxy_text, score_space
 
 log = logging.getLogger("eznas.nas")
 
@@ -52,17 +53,22 @@ class ProxyScores:
         make_scorer(self.proxy)  # a bad proxy fails here, before any work
         self.batch_size = batch_size or BATCH_SIZE.get(self.proxy, 1)
         check_batch(self.proxy, self.batch_size)
-        self.gt, self.data, self.seed, self.jobs, self.device = gt, data, seed, jobs, device
-        self.settings = {**proxy_identity(self.proxy), "space": gt.space, "dataset": gt.dataset, "data": data,
-                         "batch_size": self.batch_size, "seed": seed}
+        device = str(device)
+        # one process on a GPU: the workers of ``jobs`` score on CPU, and CPU and GPU numbers differ slightly
+        self.gt, self.data, self.seed, self.device = gt, data, seed, device
+        self.jobs = jobs if device == "cpu" else 1
+        table = hashlib.sha256("\n".join(map(str, gt.archs)).encode()).hexdigest()[:12]
+        self.settings = {**proxy_identity(self.proxy), "space": gt.space, "dataset": gt.dataset, "table": table,
+                         "data": data, "batch_size": self.batch_size, "seed": seed, "device": device.split(":")[0]}
         digest = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:10]
         # named by what is computed, so that a run's program and its string share one file
         self.path = os.path.join(cache_dir, f"{gt.space}-{gt.dataset}", f"{proxy_name(self.proxy)}-{digest}.csv")
         self.name = proxy_name(proxy)
         self._index = {str(a): i for i, a in enumerate(gt.archs)}
         self.scores, self.seconds = {}, {}
+        self._scoring = None  # the scorer and batch, made on the first network scored here
         with self._lock():
-            check_settings(self.path, self.settings)
+            check_settings(self.path, self.settings, "--cache file")
             self._read()
         self.computed = 0  # networks this object scored (the rest came from the cache)
 
@@ -77,10 +83,13 @@ class ProxyScores:
 
     def _keep(self, r):
         i = self._index.get(r["arch"])
+        try:
+            s, seconds = float(r["score"]), float(r["seconds"])
+        except (TypeError, ValueError):  # a damaged row: scored again
+            return
         if i is not None:
-            s = float(r["score"])
             self.scores[i] = s if math.isfinite(s) else -math.inf  # cannot apply: ranked last
-            self.seconds[i] = float(r["seconds"])
+            self.seconds[i] = seconds
 
     def __call__(self, indices):
         """Scores of the networks ``indices`` (a list), larger = predicted better."""
@@ -97,17 +106,22 @@ class ProxyScores:
             if len(missing) >= PARALLEL_FROM:
                 log.info(f"scoring {len(missing)} networks with {self.name} ({self.jobs} jobs) into {self.path}")
                 score_space(self.proxy, self.gt, missing, self.path, self.data, self.batch_size, self.seed,
-                            self.device, progress=log.isEnabledFor(logging.INFO), jobs=self.jobs)
+                            self.device, progress=log.isEnabledFor(logging.INFO), jobs=self.jobs,
+                            settings=self.settings, what="--cache file")
                 self._read()
             elif missing:
+                if self._scoring is None:
+                    self._scoring = Scoring(self.proxy, self.gt, self.data, self.batch_size, self.seed, self.device)
                 with appending(self.path, COLUMNS) as write:
-                    for row in _score_rows(self.proxy, self.gt, self.data, self.batch_size, self.seed, self.device,
-                                           missing):
+                    for row in self._scoring.rows(missing):
                         write(row)
                         self._keep(row)
                 self._size = os.path.getsize(self.path)
         self.computed += len(missing)
 
-    def cost(self):
-        """Mean seconds one network took to build and score, over the cached networks."""
-        return float(np.mean(list(self.seconds.values()))) if self.seconds else float("nan")
+    def cost(self, indices=None):
+        """Seconds the networks ``indices`` took to build and score (as recorded when each
+        was scored); without ``indices``, the mean over the cached networks."""
+        if indices is None:
+            return float(np.mean(list(self.seconds.values()))) if self.seconds else float("nan")
+        return float(sum(self.seconds[i] for i in indices))
