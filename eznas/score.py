@@ -48,11 +48,12 @@ def run_program(proxy):
     return programs[name]
 
 
-def proxy_text(proxy):
+def proxy_text(proxy, prog=None):
     """The program string a proxy computes when it is one (a program string, or a run's
     program whose sign and layer-to-scalar rule are the defaults), else ``proxy`` itself:
-    the same computation, named two ways, shares one cache of scores."""
-    prog = run_program(proxy)
+    the same computation, named two ways, shares one cache of scores.  ``prog``: the run's
+    program when the caller has read it already."""
+    prog = prog or run_program(proxy)
     if prog is not None and prog.sign == 1.0 and prog.to_scalar == "mean":
         return prog.text
     return proxy
@@ -179,7 +180,7 @@ def proxy_identity(proxy):
 
     prog = run_program(proxy)
     if prog is not None:  # what it computes: a plain program string when it is one
-        text = proxy_text(proxy)
+        text = proxy_text(proxy, prog)
         return {"proxy": text} if text != proxy else {"proxy": proxy, "program": prog.text, "sign": prog.sign,
                                                      "to_scalar": prog.to_scalar}
     file = proxy_file(proxy)

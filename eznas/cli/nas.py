@@ -13,8 +13,8 @@ scores --children mutants of the parent and only the best is trained.  --proxy i
 baseline name, a program string, FILE.py[:FUNCTION] (imported: trusted files only) or a
 run directory (RUN: its program_0, or RUN:program_k); repeat it to compare proxies.
 
-Proxy scores are computed once per (proxy, space, dataset, data, batch size, seed) and
-kept under --cache, so reruns and more seeds cost table look-ups only; the table says how
+Proxy scores are computed once per (proxy, space, dataset, table, data, batch size, seed,
+device type) and kept under --cache, so reruns and more seeds cost table look-ups only; the table says how
 many proxy evaluations each search spent and what they cost on this machine.  Writes
 <out>/best_so_far.csv (best accuracy per query per seed), <out>/nas.md (the table at
 25 / 50 / 100 / 200 queries) and <out>/best_so_far.png (mean and spread, log scale).

@@ -1,8 +1,8 @@
 """Search variants on the same seeds, and what they found: best-so-far accuracy per query
 per seed, the proxy evaluations each variant spent and what they cost.
 
-    from eznas.nas import run_nas
-    result = run_nas("nb201", "cifar10", proxies=["params", "runs/<run>"], seeds=20)
+    from eznas.nas import Settings, run_nas
+    result = run_nas("nb201", "cifar10", proxies=["params", "runs/<run>"], settings=Settings(seeds=20))
     print(result.table(target=94.0)); result.write("runs/nas")
 """
 import logging

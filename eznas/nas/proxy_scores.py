@@ -64,7 +64,6 @@ class ProxyScores:
         # named by what is computed, so that a run's program and its string share one file
         self.path = os.path.join(cache_dir, f"{gt.space}-{gt.dataset}", f"{proxy_name(self.proxy)}-{digest}.csv")
         self.name = proxy_name(proxy)
-        self._index = {str(a): i for i, a in enumerate(gt.archs)}
         self.scores, self.seconds = {}, {}
         self._scoring = None  # the scorer and batch, made on the first network scored here
         with self._lock():
@@ -76,13 +75,16 @@ class ProxyScores:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         return FileLock(self.path + ".lock")
 
+    def _file_size(self):
+        return os.path.getsize(self.path) if os.path.exists(self.path) else 0
+
     def _read(self):
-        self._size = os.path.getsize(self.path) if os.path.exists(self.path) else 0
+        self._size = self._file_size()
         for r in read_rows(self.path):
             self._keep(r)
 
     def _keep(self, r):
-        i = self._index.get(r["arch"])
+        i = self.gt.index.get(r["arch"])
         try:
             s, seconds = float(r["score"]), float(r["seconds"])
         except (TypeError, ValueError):  # a damaged row: scored again
@@ -100,7 +102,7 @@ class ProxyScores:
 
     def _fill(self, missing):
         with self._lock():
-            if (os.path.getsize(self.path) if os.path.exists(self.path) else 0) != self._size:
+            if self._file_size() != self._size:
                 self._read()  # another process scored some meanwhile
             missing = [i for i in missing if i not in self.scores]
             if len(missing) >= PARALLEL_FROM:
@@ -116,7 +118,7 @@ class ProxyScores:
                     for row in self._scoring.rows(missing):
                         write(row)
                         self._keep(row)
-                self._size = os.path.getsize(self.path)
+                self._size = self._file_size()
         self.computed += len(missing)
 
     def cost(self, indices=None):

@@ -1,5 +1,6 @@
 """What ``eznas nas`` writes: the best-so-far CSV, the markdown table and the plot."""
 import csv
+import io
 import os
 
 import numpy as np
@@ -12,19 +13,18 @@ def write_csv(result, out):
     accuracy so far."""
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "best_so_far.csv")
-    tmp = path + f".tmp-{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["variant", "proxy", "seed", "query", "arch", "accuracy", "best"])
-        seeds = range(result.settings.first_seed, result.settings.first_seed + result.settings.seeds)
-        for c in result.curves:
-            for seed, hist, best in zip(seeds, c.histories, c.best):
-                for q in range(result.settings.queries):
-                    i = hist[q] if q < len(hist) else None
-                    arch = "" if i is None else str(result.archs[i])
-                    acc = "" if i is None else f"{result.accuracy[i]:.4f}"
-                    w.writerow([c.label, c.proxy, seed, q + 1, arch, acc, f"{best[q]:.4f}"])
-    os.replace(tmp, path)
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["variant", "proxy", "seed", "query", "arch", "accuracy", "best"])
+    seeds = range(result.settings.first_seed, result.settings.first_seed + result.settings.seeds)
+    for c in result.curves:
+        for seed, hist, best in zip(seeds, c.histories, c.best):
+            for q in range(result.settings.queries):
+                i = hist[q] if q < len(hist) else None
+                arch = "" if i is None else str(result.archs[i])
+                acc = "" if i is None else f"{result.accuracy[i]:.4f}"
+                w.writerow([c.label, c.proxy, seed, q + 1, arch, acc, f"{best[q]:.4f}"])
+    atomic_write(path, buf.getvalue())
     return path
 
 

@@ -36,7 +36,6 @@ class TableBenchmark:
             raise ValueError(f"space {self.gt.space!r} defines no mutation (no neighbours in its SearchSpace record); "
                              "eznas nas needs one")
         self.accuracy = np.asarray(self.gt.accuracy, dtype=float)
-        self._index = {str(a): i for i, a in enumerate(self.gt.archs)}
 
     def __len__(self):
         return len(self.accuracy)
@@ -53,7 +52,7 @@ class TableBenchmark:
         return self._neighbours[i]
 
     def _in_table(self, archs):
-        return [j for j in (self._index.get(str(a)) for a in archs) if j is not None]
+        return [j for j in (self.gt.index.get(str(a)) for a in archs) if j is not None]
 
 
 def _ranked(indices, scores, rng):

@@ -10,6 +10,7 @@ Formats read:
 - NDS per-space JSON files (a list of records with ``net`` and ``test_ep_top1``).
 """
 import csv
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -42,6 +43,11 @@ class GroundTruth:
 
     def __len__(self):
         return len(self.archs)
+
+    @functools.cached_property
+    def index(self):
+        """{architecture id (as a string): its row}."""
+        return {str(a): i for i, a in enumerate(self.archs)}
 
     def build(self, arch, **kw):
         """A freshly initialised torch model of architecture ``arch`` (id or index)."""
