@@ -102,15 +102,16 @@ def sweep_plot(results, path, title=""):
     plt.close(fig)
 
 
-def contributions(program, model, x, seed=0, how="mean", pattern="rcb"):
+def contributions(program, model, x, seed=0, how="mean", pattern="rcb", max_channels=None):
     """[(layer name, shape summary, value, share of the network's score)] on ``model``
-    (statistics of the batch ``x``, collected on a copy)."""
+    (statistics of the batch ``x``, collected on a copy, of each layer's first
+    ``max_channels`` channels when given, as a collection of its space records them)."""
     import copy
 
     from stats_cache.collect import collect, group_layers
 
     prefix, aggregate = split_aggregate(parse(program))
-    stats = collect(copy.deepcopy(model), x, seed=seed, pattern=pattern)
+    stats = collect(copy.deepcopy(model), x, seed=seed, pattern=pattern, max_channels=max_channels)
     groups = group_layers(stats)
     vals = layer_values(prefix, groups, how)
     order = [i for idx, _ in groups for i in idx]

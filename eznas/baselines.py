@@ -196,25 +196,26 @@ def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report
             for name, (prefix, agg) in parsed.items()}
 
 
-def eznas_a(model, x, y=None, program=EZNAS_A, aggregate="mean"):
+def eznas_a(model, x, y=None, program=EZNAS_A, aggregate="mean", pattern="rcb"):
     """EZNAS-A as the released code computes it (on T1G_D), on the collector's statistics
-    of the whole batch ``x``, per-layer values averaged over layers."""
-    return program_scores(model, x, {"p": (program, aggregate)})["p"]
+    of the whole batch ``x`` (``pattern`` layers), per-layer values averaged over layers."""
+    return program_scores(model, x, {"p": (program, aggregate)}, pattern=pattern)["p"]
 
 
-def eznas_a_sum(model, x, y=None):
+def eznas_a_sum(model, x, y=None, pattern="rcb"):
     """EZNAS-A (released) with per-layer values summed over layers instead of averaged."""
-    return eznas_a(model, x, y, aggregate="sum")
+    return eznas_a(model, x, y, aggregate="sum", pattern=pattern)
 
 
-def eznas_a_paper(model, x, y=None):
+def eznas_a_paper(model, x, y=None, pattern="rcb"):
     """EZNAS-A as the paper's text writes it (on T3G_N), averaged over layers."""
-    return eznas_a(model, x, y, program=EZNAS_A_PAPER)
+    return eznas_a(model, x, y, program=EZNAS_A_PAPER, pattern=pattern)
 
 
 # the baselines that are programs of the engine's language (scored on the same statistics)
 PROGRAM_BASELINES = {"eznas_a": f"layer_mean({EZNAS_A})", "eznas_a_sum": f"layer_sum({EZNAS_A})",
                      "eznas_a_paper": f"layer_mean({EZNAS_A_PAPER})"}
+PROGRAM_BASELINE_FUNCTIONS = ("eznas_a", "eznas_a_sum", "eznas_a_paper")  # these take pattern=
 LOSS_BASED = ("snip", "grasp", "fisher", "grad_norm")  # take labels and an optional loss_fn(output, labels)
 
 BASELINES = {"params": params, "flops": flops, "synflow": synflow, "snip": snip, "grasp": grasp, "fisher": fisher,

@@ -30,11 +30,13 @@ def resolve_device(device):
     return device
 
 
-def collection_config(data, batch_size, seed, dtype, pattern, signal, keep_bits=None):
+def collection_config(data, batch_size, seed, dtype, pattern, signal, keep_bits=None, max_channels=None):
     cfg = {"data": data, "batch_size": batch_size, "seed": seed, "dtype": dtype, "pattern": pattern,
            "signal": signal, "noise_scale": 0.1, "bn_mode": "train"}
     if keep_bits is not None:  # absent unless asked, so stores collected without it keep their config
         cfg["keep_bits"] = keep_bits
+    if max_channels:  # likewise: statistics of each layer's first max_channels channels (stats_cache.schema)
+        cfg["max_channels"] = int(max_channels)
     return cfg
 
 
@@ -49,7 +51,7 @@ def store_key(space, dataset):
     return f"{space}-{dataset}"
 
 
-def measure_network(gt, i, data, seed, pattern="rcb", device=None, kinds=None):
+def measure_network(gt, i, data, seed, pattern="rcb", device=None, kinds=None, max_channels=None):
     """Network ``i`` of ``gt`` as a collection sees it: built with the seed of (``seed``,
     ``i``), its statistics on the batch ``data`` (only ``kinds`` when given) and its
     size baselines.  Returns (LayerStats list, {"flops", "params", "synflow"}).  The
@@ -62,7 +64,8 @@ def measure_network(gt, i, data, seed, pattern="rcb", device=None, kinds=None):
                   "params": float(cols["params"][i]) if "params" in cols else count_params(model),
                   # before the passes: synflow reads BN running statistics, which the passes change
                   "synflow": float(BASELINES["synflow"](model, data))}
-    stats = collect(model, data, seed=seed * 1_000_003 + i, pattern=pattern, device=device, kinds=kinds)
+    stats = collect(model, data, seed=seed * 1_000_003 + i, pattern=pattern, device=device, kinds=kinds,
+                    max_channels=max_channels)
     return stats, size_attrs
 
 
@@ -79,7 +82,8 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending = []
         for i in tqdm(todo, desc=f"collect {key_space}", unit="net", disable=not progress):
-            stats, size_attrs = measure_network(gt, i, data, seed, cfg["pattern"], device)
+            stats, size_attrs = measure_network(gt, i, data, seed, cfg["pattern"], device,
+                                                max_channels=cfg.get("max_channels"))
             attrs = {"arch": gt.archs[i], "index": int(i), "accuracy": float(gt.accuracy[i]), **size_attrs,
                      "seed": seed, "batch_size": cfg["batch_size"]}
             while len(pending) >= 2:  # bound the statistics waiting to be written

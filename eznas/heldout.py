@@ -117,7 +117,8 @@ def _stream_rows(programs, gt, data_cfg, how, items):
     kinds = {k for p in prefixes.values() for k in kinds_used(p)}
     rows = []
     for i in items:
-        stats, size_attrs = measure_network(gt, i, x, data_cfg["seed"], data_cfg.get("pattern", "rcb"), kinds=kinds)
+        stats, size_attrs = measure_network(gt, i, x, data_cfg["seed"], data_cfg.get("pattern", "rcb"), kinds=kinds,
+                                            max_channels=data_cfg.get("max_channels"))
         groups = [(idx, {k: _as_stored(v, data_cfg) for k, v in env.items()}) for idx, env in group_layers(stats)]
         batch = NetBatch([groups])
         rows.append({"index": i, "accuracy": float(gt.accuracy[i]), **size_attrs,

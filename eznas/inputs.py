@@ -31,10 +31,15 @@ def _photos(n, size, seed):
     out = []
     for _ in range(n):
         im = imgs[int(torch.randint(len(imgs), (1,), generator=g))]
-        big = size * 4  # crop a patch 4x the size, then downsample: natural-image statistics
+        # crop a patch 4x the size, then downsample: natural-image statistics (less than 4x
+        # where the 427 x 640 photos are too small for it, from 107 px up)
+        f = min(4, (min(im.shape[1:]) - 1) // size)
+        if f < 1:
+            raise ValueError(f"--data photos: the bundled photos are {min(im.shape[1:])} px high, {size} px asked")
+        big = size * f
         y = int(torch.randint(im.shape[1] - big, (1,), generator=g))
         x = int(torch.randint(im.shape[2] - big, (1,), generator=g))
-        out.append(torch.nn.functional.avg_pool2d(im[:, y:y + big, x:x + big].unsqueeze(0), 4))
+        out.append(torch.nn.functional.avg_pool2d(im[:, y:y + big, x:x + big].unsqueeze(0), f))
     return _norm(torch.cat(out))
 
 

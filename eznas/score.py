@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from eznas import metrics
-from eznas.baselines import BASELINES
+from eznas.baselines import BASELINES, PROGRAM_BASELINE_FUNCTIONS
 from eznas.rowlog import append_rows, done_archs, read_rows
 from eznas.spaces.benchmarks import NUM_CLASSES
 from eznas.spaces.complexity import count_flops, count_params
-from eznas.spaces.sources import input_shape
+from eznas.spaces.sources import input_shape, space_pattern
 from eznas.inputs import load_batch
 
 COLUMNS = ["arch", "score", "accuracy", "flops", "params", "seconds"]  # seconds: build + proxy, one network
@@ -59,13 +59,16 @@ def proxy_text(proxy, prog=None):
     return proxy
 
 
-def make_scorer(proxy):
+def make_scorer(proxy, pattern="rcb"):
     """A function (model, x, y) -> float for a baseline name, program string, exported
-    programs file or a run directory's program."""
+    programs file or a run directory's program; programs read the ``pattern`` layers
+    ("rcb" or "cbr": the block the space's networks are built of)."""
+    if proxy in PROGRAM_BASELINE_FUNCTIONS:
+        return functools.partial(BASELINES[proxy], pattern=pattern)
     if proxy in BASELINES:
         return BASELINES[proxy]
     if (prog := run_program(proxy)) is not None:
-        return functools.partial(_measured_score, prog)
+        return functools.partial(_measured_score, prog, pattern=pattern)
     if file := proxy_file(proxy):
         path, fname = file
         if not os.path.exists(path):
@@ -80,7 +83,7 @@ def make_scorer(proxy):
         fn = getattr(mod, fname, None)
         if fn is None:
             raise ValueError(f"--proxy {proxy}: no function {fname} (not an exported programs file)")
-        return functools.partial(_measured_score, fn)
+        return functools.partial(_measured_score, fn, pattern=pattern)
     from eznas.program import ProgramError, parse
 
     try:
@@ -88,17 +91,17 @@ def make_scorer(proxy):
     except ProgramError as e:
         raise ValueError(f"--proxy {proxy!r} is neither a baseline ({', '.join(BASELINES)}), a .py file, a run "
                          f"directory, nor a program: {e}") from None
-    return lambda model, x, y=None: BASELINES["eznas_a"](model, x, y, program=proxy)
+    return lambda model, x, y=None: BASELINES["eznas_a"](model, x, y, program=proxy, pattern=pattern)
 
 
-def _measured_score(proxy, model, x, y=None):
+def _measured_score(proxy, model, x, y=None, pattern="rcb"):
     """The score ``eznas.measures`` gives ``model`` with an exported function or a loaded
     program; NaN for a network without layers (as the engine scores it)."""
     from eznas.proxies import measures
     from stats_cache.layers import NoLayersError
 
     try:
-        return next(iter(measures(model, x, [proxy]).values()))
+        return next(iter(measures(model, x, [proxy], pattern=pattern).values()))
     except NoLayersError:
         return float("nan")
 
@@ -144,7 +147,7 @@ class Scoring:
     """What scoring networks of ``gt`` needs, made once: the scorer, the batch and its labels."""
 
     def __init__(self, proxy, gt, data, batch_size, seed, device):
-        self.scorer, self.gt, self.seed, self.device = make_scorer(proxy), gt, seed, device
+        self.scorer, self.gt, self.seed, self.device = make_scorer(proxy, space_pattern(gt.space)), gt, seed, device
         self.c, self.size = input_shape(gt.space, gt.dataset)
         self.x = load_batch(data, batch_size, self.size, seed).to(device)
         self.y = labels_for(data, batch_size, NUM_CLASSES.get(gt.dataset, 10), seed).to(device)

@@ -64,7 +64,19 @@ def _capture(layers, store, want):
     return handles
 
 
-def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_scale=0.1, kinds=None, report=None):
+def cap_channels(kind, t, max_channels):
+    """``t`` (a statistic of kind ``kind``) cut to its first ``max_channels`` channels on
+    each channel axis (in / out families: axis 1; weights: axes 0 and 1); unchanged when
+    ``max_channels`` is None or the tensor is narrower (stats_cache.schema, "max_channels")."""
+    if not max_channels:
+        return t
+    if FAMILY_OF[kind] == "w":
+        return t[:max_channels, :max_channels] if t.shape[0] > max_channels or t.shape[1] > max_channels else t
+    return t[:, :max_channels] if t.shape[1] > max_channels else t
+
+
+def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_scale=0.1, kinds=None, report=None,
+            max_channels=None):
     """Return a list of ``LayerStats`` (one per layer, execution order) with the 22 kinds.
 
     ``data``: the batch D (B, C, H, W).  ``labels``: if given, the backward signal is
@@ -75,6 +87,8 @@ def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_
     stored as P minus D).  The model's train/eval mode is restored afterwards (its
     BatchNorm running statistics are not: work on a copy to keep them).  ``report``: a
     dict that receives which convolutions were left out and why (``find_layers``).
+    ``max_channels``: keep each tensor's first that many channels (``cap_channels``); the
+    network itself is computed whole.
     """
     if kinds is not None:
         kinds = set(kinds)
@@ -133,8 +147,8 @@ def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_
         for kind in list(t):
             if kind.endswith("_P"):
                 t[kind] = t[kind] - t[kind[:-1] + "D"]
-        stats.append(LayerStats(l.name, {kind: t[kind].float().cpu() for kind in FAMILY_OF
-                                         if kind in t and (kinds is None or kind in kinds)}))
+        stats.append(LayerStats(l.name, {kind: cap_channels(kind, t[kind], max_channels).float().cpu().contiguous()
+                                         for kind in FAMILY_OF if kind in t and (kinds is None or kind in kinds)}))
     return stats
 
 

@@ -12,6 +12,13 @@ the module* to its input.  T1G is therefore the gradient through the ReLU (grad_
 input tensor, which in a cell also receives the gradients of every other consumer of that
 tensor (other edges, skip connections, pooling).
 
+With a collection's ``max_channels`` M (absent: no limit), every tensor keeps only its
+first M channels on each channel axis: T1/T1G and T2/T4/T2G/T4G their first M of axis 1
+(B, C, H, W), T3/T3G the first M output and M input channels.  The network is computed
+whole; only what is recorded is a slice of each wide layer.  It bounds a network's
+statistics for wide benchmarks (TransNAS-Bench-101, NAS-Bench-101: up to 2,048 channels),
+and leaves every layer of M channels or fewer bit-identical.
+
 Kinds are stored in three families by shape: "in" (shape of T1), "out" (T2 / T4) and
 "w" (conv weight).
 """

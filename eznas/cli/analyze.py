@@ -38,13 +38,20 @@ def run(a):
     label, text, how = resolve(a.program)
     results = sweep(text, a.draws, a.batch_size, a.seed, how)
     sp = get(a.space)
-    arch = a.arch or sp.sample(1, a.seed)[0]
+    if a.arch:
+        arch = a.arch
+    elif sp.arch_of:
+        arch = sp.sample(1, a.seed)[0]
+    else:  # a space that cannot be enumerated (NB101): the first network of its table
+        from eznas.spaces.sources import load_ground_truth
+
+        arch = load_ground_truth(a.space).archs[0]
     sp.check(arch)
     c, size = sp.input_shape(sp.datasets[0])
     torch.manual_seed(a.seed)
     model = sp.build(arch, in_channels=c)
     x = load_batch(sp.default_data, a.batch_size, size, a.seed)
-    rows = contributions(text, model, x, a.seed, how)
+    rows = contributions(text, model, x, a.seed, how, sp.pattern, sp.max_channels)
     os.makedirs(a.out, exist_ok=True)
     md = [f"# {label}", "", f"Program: `{text}`", "",
           f"## Expected per-layer value on random statistics ({a.draws} draws, batch {a.batch_size}, seed {a.seed})", "",

@@ -26,16 +26,22 @@ def add_arguments(p):
     p.add_argument("--keep-bits", type=int, default=None,
                    help="float32 with each mantissa rounded to this many bits (1..23; 7 = bfloat16's precision): "
                         "lossy, smaller on disk, float32's range (no float16 underflow)")
-    p.add_argument("--pattern", default="rcb", choices=["rcb", "cbr"], help="layer pattern: ReLU-Conv-BN or Conv-BN-ReLU")
+    p.add_argument("--pattern", default=None, choices=["rcb", "cbr"],
+                   help="layer pattern: ReLU-Conv-BN or Conv-BN-ReLU (default: the one the space is built of)")
+    p.add_argument("--max-channels", type=int, default=None,
+                   help="record each layer's first N channels (0: all; default: the space's, e.g. 64 for TransNAS-Bench-101)")
     p.add_argument("--verify", action="store_true", help="check the stored networks first and recollect damaged ones")
 
 
 def run(a):
     from eznas.collection import collect_space, collection_config, sample_indices, store_key
+    from eznas.spaces.sources import space_max_channels, space_pattern
     from stats_cache.store import StatsStore
 
     gt, device, data = space_setup(a, a.batch_size)  # before the store is touched
-    cfg = collection_config(data, a.batch_size, a.seed, a.dtype, a.pattern, "sum", a.keep_bits)
+    pattern = a.pattern or space_pattern(gt.space)
+    cap = a.max_channels if a.max_channels is not None else space_max_channels(gt.space)
+    cfg = collection_config(data, a.batch_size, a.seed, a.dtype, pattern, "sum", a.keep_bits, cap)
     key = store_key(gt.space, gt.dataset)
     idx = sample_indices(len(gt), a.n, a.seed)
     with StatsStore(a.store, "a", config=cfg) as store:

@@ -1,26 +1,32 @@
-"""The built-in default task: NAS-Bench-201 on CIFAR-10 and CIFAR-100 (the accuracy table
-shipped in eznas/data/nb201.csv.gz) and the project's two width spaces (bench_sss on clean
-and on noisy digits), a topology space and a width space together so that a program that
-reads only the cell layout cannot win the minimum over spaces.  Statistics are collected on
-the fly into a local store; the search config is small (a few minutes on 2 cores)."""
+"""The built-in default task: real benchmarks only, of four structurally different spaces
+whose accuracy tables ship in the package (eznas/data/SOURCES.md): NAS-Bench-201 (a cell
+space; CIFAR-10 and CIFAR-100), TransNAS-Bench-101 macro (ResNet skeletons, where #params
+ranks at tau 0.04) and micro (cells), each on its two classification tasks (class_object,
+class_scene), and NAS-Bench-101 (CIFAR-10).  A program must rank all seven, so neither a
+size count nor one family's layout wins the minimum over spaces.  The project's digit
+spaces (bench_*) stay out of it: they are fixtures for tests and offline demos.
+Statistics are collected on the fly into a local store; the search config is small (a
+few minutes on 2 cores; BENCHMARKS.md, "Main job")."""
 import os
 import time
 
 from eznas.collection import collect_space, collection_config, sample_indices, store_key
-from eznas.spaces.sources import PACKAGE_DATA, default_data, load_ground_truth
+from eznas.spaces.sources import default_data, load_ground_truth, space_max_channels, space_pattern
 from stats_cache.store import SchemaError, StatsStore
 
 DEFAULT_STORE = os.path.join("runs", "builtin-stats.zarr")
-# (space, dataset): NB201 from the shipped table, the width spaces from their own tables
-TASK = (("nb201", "cifar10"), ("nb201", "cifar100"), ("bench_sss", "digits"), ("bench_sss_noisy", "digits"))
-DEFAULTS = {"generations": 6, "population": 20, "mu": 10, "lambda_": 20, "spaces_per_gen": 4,
-            "nets_per_space": 0, "task_nets": 60, "validation_nets": 20, "jobs": 2}
-# NB201 architectures outside the task set, ImageNet16-120 as a test-only dataset
-DEFAULT_TESTS = ["nb201:cifar10:200", "nb201:cifar100:200", "nb201:imagenet16-120:200"]
+TASK = (("nb201", "cifar10"), ("nb201", "cifar100"), ("tnb101_macro", "class_object"), ("tnb101_macro", "class_scene"),
+        ("tnb101_micro", "class_object"), ("tnb101_micro", "class_scene"), ("nb101", "cifar10"))
+DEFAULTS = {"generations": 6, "population": 20, "mu": 10, "lambda_": 20, "spaces_per_gen": len(TASK),
+            "nets_per_space": 0, "task_nets": 40, "validation_nets": 12, "jobs": 2}
+# a test row outside the task set for every space, and the test-only datasets (NB201 ImageNet16-120)
+DEFAULT_TESTS = ["nb201:cifar10:100", "nb201:cifar100:100", "nb201:imagenet16-120:100",
+                 "tnb101_macro:class_object:60", "tnb101_macro:class_scene:60",
+                 "tnb101_micro:class_object:60", "tnb101_micro:class_scene:60", "nb101:cifar10:60"]
 
 
 def available():
-    return [(s, d) for s, d in TASK if s == "nb201" or os.path.exists(os.path.join(PACKAGE_DATA, f"{s}.csv"))]
+    return list(TASK)
 
 
 def _open(url, cfg, log):
@@ -41,7 +47,8 @@ def ensure_builtin_store(url, n, seed=0, progress=True, log=print):
     ones); returns the store keys."""
     keys = []
     for space, dataset in available():
-        cfg = collection_config(default_data(space), 1, seed, "float32", "rcb", "sum")
+        cfg = collection_config(default_data(space), 1, seed, "float32", space_pattern(space), "sum",
+                                max_channels=space_max_channels(space))
         gt = load_ground_truth(space, dataset)
         with _open(url, cfg, log) as store:
             collect_space(gt, store, sample_indices(len(gt), n, seed), seed, "cpu", progress)

@@ -90,7 +90,7 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print):
 def plan_tests(cfg, task):
     """[(spec, ground truth, indices, data config)] for ``cfg.tests``, checked before any
     evolution (a test set that cannot be built is an error naming it, not a lost run)."""
-    from eznas.spaces.sources import default_data, load_ground_truth
+    from eznas.spaces.sources import default_data, load_ground_truth, space_pattern, space_max_channels
     from stats_cache.store import StatsStore
 
     store = StatsStore(task.store_url, "r")
@@ -108,7 +108,8 @@ def plan_tests(cfg, task):
         source = next((s for s in same if s == f"{space}-{dataset}"), same[0] if same else None)
         data_cfg = dict(store.space_config(source)) if source else {}
         if not data_cfg.get("data"):
-            data_cfg = {"data": default_data(space), "batch_size": 1, "pattern": "rcb"}
+            data_cfg = {"data": default_data(space), "batch_size": 1, "pattern": space_pattern(space),
+                        "max_channels": space_max_channels(space)}
         data_cfg.setdefault("seed", cfg.seed)
         try:
             idx = heldout.pick_test_indices(gt, n, exclude, cfg.seed)

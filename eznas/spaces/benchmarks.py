@@ -19,7 +19,7 @@ import numpy as np
 
 PACKAGE_DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
 
-NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16-120": 120, "ImageNet16-120": 120}
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16-120": 120, "ImageNet16-120": 120, "class_object": 75, "class_scene": 47}
 NB201_COLUMNS = {
     "cifar10": "CIFAR10TestAccuracy200Epochs",
     "cifar100": "CIFAR100TestAccuracy200Epochs",

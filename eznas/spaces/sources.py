@@ -35,5 +35,15 @@ def default_data(space):
     return get(space).default_data
 
 
+def space_pattern(space):
+    """The layer block a space's networks are built of: "rcb" or "cbr"."""
+    return get(space).pattern
+
+
+def space_max_channels(space):
+    """The channels per layer a collection of ``space`` records by default (None: all)."""
+    return get(space).max_channels
+
+
 def space_names(builtin=None):
     return names(builtin)

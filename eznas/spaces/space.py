@@ -30,6 +30,8 @@ class SearchSpace:
     arch_of: Optional[Callable] = None  # index in [0, size) -> architecture id
     recipe: Optional[dict] = None  # built-in spaces: how their networks are trained (eznas.bench.train)
     neighbours: Optional[Callable] = None  # arch -> the architectures one choice away (eznas nas mutates in it)
+    pattern: str = "rcb"  # the layer block its networks are built of: ReLU-Conv-BN ("rcb") or Conv-BN-ReLU ("cbr")
+    max_channels: Optional[int] = None  # collections record each layer's first N channels (stats_cache.schema)
 
     @property
     def builtin(self):

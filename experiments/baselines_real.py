@@ -1,0 +1,114 @@
+"""Our hand-designed baselines on a real benchmark's own networks, beside the reference
+scores that NAS-Bench-Suite-Zero computed for the same networks (../shared/benchmarks/).
+
+    python experiments/baselines_real.py --space tnb101_macro --dataset class_object --n 500
+    python experiments/baselines_real.py --space nb101 --dataset cifar10 --reference ../shared/benchmarks/nb101/nb101_500_cifar10.csv
+
+For each baseline: Kendall tau of our score with the benchmark's accuracy, the same-named
+reference proxy's tau on the same networks, and the rank agreement (Kendall tau) between
+ours and theirs.  Scores are appended to one CSV per baseline under --out (``eznas score``'s
+format and resume rules), so a stopped run continues where it was.  The networks are the
+first --n rows of the reference file, in its order.
+"""
+import argparse
+import csv
+import os
+import sys
+
+import numpy as np
+
+from eznas.metrics import kendall
+from eznas.rowlog import read_rows
+from eznas.score import score_space
+from eznas.spaces.sources import input_shape, load_ground_truth
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "benchmarks")
+REFERENCE = {  # (space, dataset) -> the NAS-Bench-Suite-Zero file of reference scores
+    ("tnb101_macro", "class_object"): "transnas101/macro/class_object_proxies.csv",
+    ("tnb101_macro", "class_scene"): "transnas101/macro/class_scene_proxies.csv",
+    ("tnb101_micro", "class_object"): "transnas101/micro/class_object_proxies.csv",
+    ("tnb101_micro", "class_scene"): "transnas101/micro/class_scene_proxies.csv",
+    ("nb101", "cifar10"): "nb101/nb101_500_cifar10.csv",
+}
+# our baseline -> the reference column of the same proxy (None: no reference)
+OURS = {"params": "params", "flops": "flops", "synflow": "synflow", "naswot": "nwot", "jacob_cov": "jacov",
+        "snip": "snip", "grad_norm": "grad_norm", "fisher": "fisher", "eznas_a": None, "eznas_a_sum": None}
+KERNEL_BASED = ("naswot", "jacob_cov")  # need a batch of several inputs
+
+
+def _tau(x, y):
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > -1e7)  # NAS-Bench-Suite-Zero writes -1e8 where theirs failed
+    return (kendall(x[ok], y[ok]), int(ok.sum())) if ok.sum() >= 3 and np.ptp(x[ok]) > 0 else (float("nan"), int(ok.sum()))
+
+
+def reference_rows(path, n):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return rows[:n]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--reference", help="reference scores file (default: the shared file of the space and dataset)")
+    p.add_argument("--n", type=int, default=500, help="networks: the first N rows of the reference file")
+    p.add_argument("--baselines", default=",".join(OURS), help="comma-separated")
+    p.add_argument("--kernel-batch", type=int, default=16, help="batch size of naswot and jacob_cov (the others: 1)")
+    p.add_argument("--data", default="photos")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--out", default=None, help="folder of score CSVs (default runs/baselines/<space>-<dataset>)")
+    p.add_argument("--resolution", type=int, default=None,
+                   help="TransNAS-Bench-101 input size in px (default: the space's; needs --jobs 1)")
+    p.add_argument("--quiet", action="store_true")
+    a = p.parse_args(argv)
+    if a.resolution:
+        from eznas.spaces import tnb101
+
+        if a.jobs != 1 or a.space not in tnb101.RESOLUTION:
+            p.error("--resolution is for the TransNAS-Bench-101 spaces, with --jobs 1")
+        tnb101.RESOLUTION[a.space] = a.resolution
+    ref_path = a.reference or os.path.join(SHARED, REFERENCE[(a.space, a.dataset)])
+    out = a.out or os.path.join("runs", "baselines", f"{a.space}-{a.dataset}" + (f"-{a.resolution}px" if a.resolution else ""))
+    os.makedirs(out, exist_ok=True)
+    ref = load_ground_truth(a.space, a.dataset, ref_path)  # the reference file's networks, ids checked
+    rows = reference_rows(ref_path, a.n)
+    archs = ref.archs[:len(rows)]
+    gt = load_ground_truth(a.space, a.dataset)  # the shipped table: the networks' accuracies
+    indices = [gt.index[str(arch)] for arch in archs]
+    acc = gt.accuracy[indices]
+    mism = int(np.sum(np.abs(acc - ref.accuracy[:len(rows)]) > 1e-3))
+    lines = [f"## {a.space} / {a.dataset}: {len(indices)} networks (the first of {os.path.basename(ref_path)}); "
+             f"data {a.data} at {input_shape(a.space, a.dataset)[1]} px, batch 1 ({', '.join(KERNEL_BASED)}: "
+             f"{a.kernel_batch}), seed {a.seed}",
+             "", "| baseline | ours: tau | reference: tau | networks | ours vs reference (Kendall) |", "|---|---|---|---|---|"]
+    if mism:
+        lines.insert(1, f"warning: {mism} accuracies of the reference file differ from the shipped table")
+    for name in a.baselines.split(","):
+        path = os.path.join(out, f"{name}.csv")
+        batch = a.kernel_batch if name in KERNEL_BASED else 1
+        score_space(name, gt, indices, path, a.data, batch, a.seed, "cpu", progress=not a.quiet, jobs=a.jobs)
+        got = {r["arch"]: float(r["score"]) for r in read_rows(path)}
+        ours = np.array([got.get(str(arch), np.nan) for arch in archs])
+        t_ours, n_ours = _tau(ours, acc)
+        col = OURS.get(name)
+        if col and col in rows[0]:
+            theirs = np.array([float(r[col]) if r[col] not in ("", None) else np.nan for r in rows])
+            t_ref, n_ref = _tau(theirs, acc)
+            agree, _ = _tau(ours, theirs)
+            cells = f"{t_ref:.3f} | {min(n_ours, n_ref)} | {agree:.3f}"
+        else:
+            cells = f"- | {n_ours} | -"
+        lines.append(f"| {name} | {t_ours:.3f} | {cells} |")
+        print(lines[-1], flush=True)
+    text = "\n".join(lines)
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

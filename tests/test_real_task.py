@@ -1,0 +1,84 @@
+"""The default task on real benchmarks, the channel limit of wide layers' statistics, and
+programs scored on Conv-BN-ReLU spaces."""
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from eznas.collection import collection_config
+from eznas.evolve import builtin
+from eznas.heldout import parse_test, pick_test_indices
+from eznas.spaces.sources import load_ground_truth, space_max_channels, space_pattern
+from stats_cache.collect import collect
+
+
+def test_default_task_is_real_benchmarks_only():
+    spaces = {s for s, _ in builtin.TASK}
+    assert spaces == {"nb201", "tnb101_macro", "tnb101_micro", "nb101"}
+    assert not any(s.startswith("bench") for s in spaces)
+    for space, dataset in builtin.TASK:  # every table ships: no path needed
+        gt = load_ground_truth(space, dataset)
+        assert len(gt) >= 300 and np.isfinite(gt.accuracy).all()
+    # a test row outside the task set for every space, and NB201 ImageNet16-120 as test-only
+    tested = {parse_test(t)[:2] for t in builtin.DEFAULT_TESTS}
+    assert set(builtin.TASK) <= tested and ("nb201", "imagenet16-120") in tested
+    for spec in builtin.DEFAULT_TESTS:
+        space, dataset, n = parse_test(spec)
+        gt = load_ground_truth(space, dataset)
+        task = set(gt.archs[:builtin.DEFAULTS["task_nets"]])
+        assert len(pick_test_indices(gt, n, task, 0)) == n
+
+
+def test_spaces_record_their_layer_block_and_channel_limit():
+    assert space_pattern("nb101") == "cbr" and space_pattern("tnb101_macro") == "rcb"
+    assert space_max_channels("nb201") is None and space_max_channels("tnb101_micro") == 64
+    # a store of NB201 keeps the config it had (no max_channels key), so its hash is unchanged
+    assert "max_channels" not in collection_config("photos", 1, 0, "float32", "rcb", "sum")
+    assert collection_config("photos", 1, 0, "float32", "rcb", "sum", max_channels=64)["max_channels"] == 64
+
+
+class Wide(nn.Module):
+    """RCB layers of 3 -> 6 -> 3 channels."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 3, 3, padding=1)
+        self.a = nn.Sequential(nn.ReLU(), nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6))
+        self.b = nn.Sequential(nn.ReLU(), nn.Conv2d(6, 3, 1), nn.BatchNorm2d(3))
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.head(self.b(self.a(self.stem(x))).mean((2, 3)))
+
+
+def test_channel_limit_keeps_narrow_layers_and_slices_wide_ones():
+    torch.manual_seed(0)
+    model, x = Wide(), torch.randn(2, 3, 8, 8)
+    full = collect(model, x, seed=3)
+    cut = collect(model, x, seed=3, max_channels=4)
+    same = collect(model, x, seed=3, max_channels=6)  # no layer is wider: bit-identical
+    for f, c, s in zip(full, cut, same):
+        for kind, t in f.tensors.items():
+            assert torch.equal(s.tensors[kind], t)
+            want = t[:4, :4] if kind.startswith("T3") else t[:, :4]
+            assert torch.equal(c.tensors[kind], want), kind
+    assert cut[0].tensors["T2_D"].shape == (2, 4, 8, 8) and cut[0].tensors["T3"].shape == (4, 3, 3, 3)
+    assert cut[1].tensors["T1_D"].shape == (2, 4, 8, 8) and cut[1].tensors["T3G_N"].shape == (3, 4, 1, 1)
+
+
+def test_programs_read_conv_bn_relu_networks_of_nb101():
+    """A program string scored on NB101 (Conv-BN-ReLU) through eznas score's scorer reads
+    its layers, as the store does: every convolution of the network is one CBR layer."""
+    from eznas.score import make_scorer
+
+    gt = load_ground_truth("nb101")
+    torch.manual_seed(0)
+    model = gt.build("010,001,000|conv1x1")
+    x = torch.randn(1, 3, 32, 32)
+    s = make_scorer("layer_sum(l1_norm(T1G_D))", space_pattern("nb101"))(model, x)
+    assert np.isfinite(s) and s > 0
+    s = make_scorer("eznas_a_sum", "cbr")(model, x)
+    assert np.isfinite(s)
+    convs = sum(isinstance(m, nn.Conv2d) for m in model.modules())
+    assert len(collect(model, x, pattern="cbr", kinds=["T1_D"])) == convs
+    assert len(collect(model, x, pattern="rcb", kinds=["T1_D"])) != convs  # the wrong block reads other pairs
