@@ -172,7 +172,7 @@ def naswot(model, x, y=None):
     return float(torch.linalg.slogdet(naswot_kernel(model, x)).logabsdet)
 
 
-def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report=None):
+def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report=None, max_channels=None):
     """Scores of several programs on one collection of the model's statistics on the batch
     ``x`` (only the passes their terminals need are run).  ``programs``: {name: (program
     string, aggregate)} with aggregate 'mean' or 'sum' over layers (a program written
@@ -185,7 +185,8 @@ def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report
 
     parsed = {name: split_aggregate(parse(text), agg) for name, (text, agg) in programs.items()}
     kinds = {k for prefix, _ in parsed.values() for k in kinds_used(prefix)}
-    groups = group_layers(collect(model, x, seed=seed, kinds=kinds, pattern=pattern, report=report))
+    groups = group_layers(collect(model, x, seed=seed, kinds=kinds, pattern=pattern, report=report,
+                                  max_channels=max_channels))
     per_layer = {}
     for prefix, _ in parsed.values():  # each program once; NaN where it cannot apply (no layers, an op error)
         try:
@@ -196,26 +197,27 @@ def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report
             for name, (prefix, agg) in parsed.items()}
 
 
-def eznas_a(model, x, y=None, program=EZNAS_A, aggregate="mean", pattern="rcb"):
+def eznas_a(model, x, y=None, program=EZNAS_A, aggregate="mean", pattern="rcb", max_channels=None):
     """EZNAS-A as the released code computes it (on T1G_D), on the collector's statistics
-    of the whole batch ``x`` (``pattern`` layers), per-layer values averaged over layers."""
-    return program_scores(model, x, {"p": (program, aggregate)}, pattern=pattern)["p"]
+    of the whole batch ``x`` (``pattern`` layers; each layer's first ``max_channels``
+    channels when given), per-layer values averaged over layers."""
+    return program_scores(model, x, {"p": (program, aggregate)}, pattern=pattern, max_channels=max_channels)["p"]
 
 
-def eznas_a_sum(model, x, y=None, pattern="rcb"):
+def eznas_a_sum(model, x, y=None, pattern="rcb", max_channels=None):
     """EZNAS-A (released) with per-layer values summed over layers instead of averaged."""
-    return eznas_a(model, x, y, aggregate="sum", pattern=pattern)
+    return eznas_a(model, x, y, aggregate="sum", pattern=pattern, max_channels=max_channels)
 
 
-def eznas_a_paper(model, x, y=None, pattern="rcb"):
+def eznas_a_paper(model, x, y=None, pattern="rcb", max_channels=None):
     """EZNAS-A as the paper's text writes it (on T3G_N), averaged over layers."""
-    return eznas_a(model, x, y, program=EZNAS_A_PAPER, pattern=pattern)
+    return eznas_a(model, x, y, program=EZNAS_A_PAPER, pattern=pattern, max_channels=max_channels)
 
 
 # the baselines that are programs of the engine's language (scored on the same statistics)
 PROGRAM_BASELINES = {"eznas_a": f"layer_mean({EZNAS_A})", "eznas_a_sum": f"layer_sum({EZNAS_A})",
                      "eznas_a_paper": f"layer_mean({EZNAS_A_PAPER})"}
-PROGRAM_BASELINE_FUNCTIONS = ("eznas_a", "eznas_a_sum", "eznas_a_paper")  # these take pattern=
+PROGRAM_BASELINE_FUNCTIONS = ("eznas_a", "eznas_a_sum", "eznas_a_paper")  # these take pattern=, max_channels=
 LOSS_BASED = ("snip", "grasp", "fisher", "grad_norm")  # take labels and an optional loss_fn(output, labels)
 
 BASELINES = {"params": params, "flops": flops, "synflow": synflow, "snip": snip, "grasp": grasp, "fisher": fisher,

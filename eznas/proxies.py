@@ -127,7 +127,7 @@ def _kind(item):
     raise ValueError(f"cannot score with {item!r}: give a baseline name, a program string, a Program or an exported function")
 
 
-def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="rcb"):
+def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="rcb", max_channels=None):
     """{name: score} of ``model`` for each proxy in ``names`` (one or a list): baseline
     names (eznas.baselines.BASELINES), program strings, ``Program`` objects (load_programs)
     or functions of an exported programs file.  ``inputs``: a tensor, an (x, y) batch or a
@@ -135,7 +135,10 @@ def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="r
     ``loss_fn(output, labels)``: the loss of snip / grasp / fisher / grad_norm (default
     cross-entropy; those need labels).  Programs see the statistics of ``pattern`` layers
     ('rcb' ReLU-Conv-BN, 'cbr' Conv-BN-ReLU); which convolutions were left out, and why, is
-    logged (logger "eznas.proxies"; a warning unless only a stem convolution was).  The model itself is never changed."""
+    logged (logger "eznas.proxies"; a warning unless only a stem convolution was).
+    ``max_channels``: programs read each layer's first that many channels, as a store of a
+    space with that limit records them (TransNAS-Bench-101: 64; stats_cache.schema).  The
+    model itself is never changed."""
     from eznas.baselines import LOSS_BASED, check_batch, program_scores
     from stats_cache.collect import collect
 
@@ -165,12 +168,12 @@ def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="r
         batch = {label: p for label, p in progs.items() if p.to_scalar == how}
         report = {}
         got = program_scores(_copy(model).to(device), x, {k: (p.text, "mean") for k, p in batch.items()}, seed, how,
-                             pattern, report)
+                             pattern, report, max_channels)
         _check_layers(model, pattern, report, told)
         out.update({k: p.sign * got[k] for k, p in batch.items()})
     if exported:
         report = {}
-        layers = collect(_copy(model).to(device), x, seed=seed, pattern=pattern, report=report)
+        layers = collect(_copy(model).to(device), x, seed=seed, pattern=pattern, report=report, max_channels=max_channels)
         _check_layers(model, pattern, report, told)
         for label, f in exported.items():
             total = sum(float(f(s.tensors)) for s in layers)

@@ -17,7 +17,7 @@ from eznas.baselines import BASELINES, PROGRAM_BASELINE_FUNCTIONS
 from eznas.rowlog import append_rows, done_archs, read_rows
 from eznas.spaces.benchmarks import NUM_CLASSES
 from eznas.spaces.complexity import count_flops, count_params
-from eznas.spaces.sources import input_shape, space_pattern
+from eznas.spaces.sources import input_shape, space_max_channels, space_pattern
 from eznas.inputs import load_batch
 
 COLUMNS = ["arch", "score", "accuracy", "flops", "params", "seconds"]  # seconds: build + proxy, one network
@@ -59,16 +59,18 @@ def proxy_text(proxy, prog=None):
     return proxy
 
 
-def make_scorer(proxy, pattern="rcb"):
+def make_scorer(proxy, pattern="rcb", max_channels=None):
     """A function (model, x, y) -> float for a baseline name, program string, exported
     programs file or a run directory's program; programs read the ``pattern`` layers
-    ("rcb" or "cbr": the block the space's networks are built of)."""
+    ("rcb" or "cbr": the block the space's networks are built of), each layer's first
+    ``max_channels`` channels when given (as the space's stores record them)."""
+    layers = {"pattern": pattern, "max_channels": max_channels}
     if proxy in PROGRAM_BASELINE_FUNCTIONS:
-        return functools.partial(BASELINES[proxy], pattern=pattern)
+        return functools.partial(BASELINES[proxy], **layers)
     if proxy in BASELINES:
         return BASELINES[proxy]
     if (prog := run_program(proxy)) is not None:
-        return functools.partial(_measured_score, prog, pattern=pattern)
+        return functools.partial(_measured_score, prog, **layers)
     if file := proxy_file(proxy):
         path, fname = file
         if not os.path.exists(path):
@@ -83,7 +85,7 @@ def make_scorer(proxy, pattern="rcb"):
         fn = getattr(mod, fname, None)
         if fn is None:
             raise ValueError(f"--proxy {proxy}: no function {fname} (not an exported programs file)")
-        return functools.partial(_measured_score, fn, pattern=pattern)
+        return functools.partial(_measured_score, fn, **layers)
     from eznas.program import ProgramError, parse
 
     try:
@@ -91,17 +93,17 @@ def make_scorer(proxy, pattern="rcb"):
     except ProgramError as e:
         raise ValueError(f"--proxy {proxy!r} is neither a baseline ({', '.join(BASELINES)}), a .py file, a run "
                          f"directory, nor a program: {e}") from None
-    return lambda model, x, y=None: BASELINES["eznas_a"](model, x, y, program=proxy, pattern=pattern)
+    return lambda model, x, y=None: BASELINES["eznas_a"](model, x, y, program=proxy, **layers)
 
 
-def _measured_score(proxy, model, x, y=None, pattern="rcb"):
+def _measured_score(proxy, model, x, y=None, pattern="rcb", max_channels=None):
     """The score ``eznas.measures`` gives ``model`` with an exported function or a loaded
     program; NaN for a network without layers (as the engine scores it)."""
     from eznas.proxies import measures
     from stats_cache.layers import NoLayersError
 
     try:
-        return next(iter(measures(model, x, [proxy], pattern=pattern).values()))
+        return next(iter(measures(model, x, [proxy], pattern=pattern, max_channels=max_channels).values()))
     except NoLayersError:
         return float("nan")
 
@@ -147,7 +149,8 @@ class Scoring:
     """What scoring networks of ``gt`` needs, made once: the scorer, the batch and its labels."""
 
     def __init__(self, proxy, gt, data, batch_size, seed, device):
-        self.scorer, self.gt, self.seed, self.device = make_scorer(proxy, space_pattern(gt.space)), gt, seed, device
+        self.scorer = make_scorer(proxy, space_pattern(gt.space), space_max_channels(gt.space))
+        self.gt, self.seed, self.device = gt, seed, device
         self.c, self.size = input_shape(gt.space, gt.dataset)
         self.x = load_batch(data, batch_size, self.size, seed).to(device)
         self.y = labels_for(data, batch_size, NUM_CLASSES.get(gt.dataset, 10), seed).to(device)
@@ -224,6 +227,7 @@ def score_space(proxy, gt, indices, out, data, batch_size=1, seed=0, device="cpu
     settings recorded beside ``out`` are those given, else proxy, space, dataset, data,
     batch size and seed."""
     make_scorer(proxy)  # a bad proxy fails here, before any work
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     check_settings(out, settings or {**proxy_identity(proxy), "space": gt.space, "dataset": gt.dataset, "data": data,
                                      "batch_size": batch_size, "seed": seed}, what)
     done = done_archs(out)

@@ -82,3 +82,22 @@ def test_programs_read_conv_bn_relu_networks_of_nb101():
     convs = sum(isinstance(m, nn.Conv2d) for m in model.modules())
     assert len(collect(model, x, pattern="cbr", kinds=["T1_D"])) == convs
     assert len(collect(model, x, pattern="rcb", kinds=["T1_D"])) != convs  # the wrong block reads other pairs
+
+
+def test_score_writes_into_a_folder_that_does_not_exist_yet(tmp_path, cli):
+    out = tmp_path / "new" / "deeper" / "p.csv"
+    code, stdout, err = cli("score", "--space", "nb101", "--proxy", "params", "--n", "3", "--out", out, "--quiet")
+    assert code == 0, err
+    assert out.exists() and len(out.read_text().splitlines()) == 4
+
+
+def test_presets_are_found_by_name_and_checked():
+    from eznas.evolve.config import Config
+
+    path = builtin.preset_path("overnight")
+    cfg = Config.from_sources(path)
+    assert cfg.generations == 15 and cfg.population == 50 and cfg.spaces_per_gen == len(builtin.TASK)
+    assert {parse_test(t)[:2] for t in cfg.tests} >= set(builtin.TASK)
+    assert builtin.toml_store(path) == "" and builtin.preset_store("overnight") == "runs/overnight-stats.zarr"
+    with pytest.raises(ValueError, match="no preset of that name .*overnight"):
+        builtin.preset_path("nightly")

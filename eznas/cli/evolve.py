@@ -77,14 +77,18 @@ def config_from(a):
         over["spaces"] = a.spaces.split(",")
     if a.test:
         over["tests"] = a.test
-    builtin = not (a.config or a.store)
-    if builtin:
-        from eznas.evolve import builtin as B
+    from eznas.evolve import builtin as B
 
-        over = {**B.DEFAULTS, **{k: v for k, v in over.items() if v is not None}}
-        over.setdefault("tests", B.DEFAULT_TESTS)
-        over["store"] = B.DEFAULT_STORE
-    cfg = Config.from_sources(a.config, over)
+    config = B.preset_path(a.config) if a.config else None
+    # the built-in task (statistics collected on the fly) unless a store is named
+    builtin = not (a.store or (config and B.toml_store(config)))
+    if builtin:
+        over = {k: v for k, v in over.items() if v is not None}
+        if not config:  # no config: the built-in task's small search; a preset says its own
+            over = {**B.DEFAULTS, **over}
+            over.setdefault("tests", B.DEFAULT_TESTS)
+        over["store"] = B.preset_store(a.config) if config else B.DEFAULT_STORE
+    cfg = Config.from_sources(config, over)
     if builtin:
         cfg.spaces = cfg.spaces or B.ensure_builtin_store(cfg.store, cfg.task_nets, cfg.seed, not a.quiet, log.info)
     run = RunDir.new(a.runs_root, a.name)

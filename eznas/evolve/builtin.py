@@ -23,6 +23,42 @@ DEFAULTS = {"generations": 6, "population": 20, "mu": 10, "lambda_": 20, "spaces
 DEFAULT_TESTS = ["nb201:cifar10:100", "nb201:cifar100:100", "nb201:imagenet16-120:100",
                  "tnb101_macro:class_object:60", "tnb101_macro:class_scene:60",
                  "tnb101_micro:class_object:60", "tnb101_micro:class_scene:60", "nb101:cifar10:60"]
+# eznas evolve --config overnight: eznas/presets/overnight.toml
+
+
+PRESETS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "presets")
+
+
+def presets():
+    return sorted(f[:-5] for f in os.listdir(PRESETS) if f.endswith(".toml"))
+
+
+def preset_path(name):
+    """``--config`` NAME: a TOML file, else a preset shipped in eznas/presets/."""
+    if os.path.isfile(name):
+        return name
+    path = os.path.join(PRESETS, f"{name}.toml")
+    if os.sep not in name and os.path.isfile(path):
+        return path
+    raise ValueError(f"--config {name}: no such file, and no preset of that name (presets: {', '.join(presets())})")
+
+
+def preset_store(name):
+    """Where a preset without a store collects the built-in task: its own store, so that the
+    main job's store (and table) is not changed by it."""
+    base = os.path.splitext(os.path.basename(name))[0]
+    return os.path.join("runs", f"{base}-stats.zarr")
+
+
+def toml_store(path):
+    """The ``store`` field of a TOML config ('' when it has none)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            return str(tomllib.load(f).get("store", ""))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"--config {path}: {e}") from None
 
 
 def available():
