@@ -60,6 +60,17 @@ def reference_rows(path, n):
     return rows
 
 
+def naslib_id(space, raw):
+    """Our id of a reference row's NASLib tuple."""
+    if space == "nb101":
+        from eznas.spaces.nb101 import parse_naslib
+
+        return parse_naslib(raw)
+    from eznas.spaces.tnb101 import from_naslib
+
+    return from_naslib(space, raw)
+
+
 def _digits(arch):
     """NASLib's tuple without its zero padding: '(1, 2, 4, 2, 0, 0)' and '(1, 2, 4, 2)' are one network."""
     d = [t.strip() for t in arch.strip("()").split(",") if t.strip()]
@@ -75,7 +86,8 @@ def main(argv=None):
     p.add_argument("--reference", help="reference scores file (default: the shared file of the space and dataset)")
     p.add_argument("--n", type=int, default=500, help="networks: the first N rows of the reference file")
     p.add_argument("--baselines", default=",".join(OURS), help="comma-separated")
-    p.add_argument("--kernel-batch", type=int, default=16, help="batch size of naswot and jacob_cov (the others: 1)")
+    p.add_argument("--kernel-batch", type=int, default=16, help="batch size of naswot and jacob_cov")
+    p.add_argument("--batch", type=int, default=1, help="batch size of the other baselines (EZNAS: 1)")
     p.add_argument("--data", default="photos")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1)
@@ -91,17 +103,18 @@ def main(argv=None):
             p.error("--resolution is for the TransNAS-Bench-101 spaces, with --jobs 1")
         tnb101.RESOLUTION[a.space] = a.resolution
     ref_path = a.reference or os.path.join(SHARED, REFERENCE[(a.space, a.dataset)])
-    out = a.out or os.path.join("runs", "baselines", f"{a.space}-{a.dataset}" + (f"-{a.resolution}px" if a.resolution else ""))
+    out = a.out or os.path.join("runs", "baselines", f"{a.space}-{a.dataset}" + (f"-{a.resolution}px" if a.resolution else "")
+                                + (f"-batch{a.batch}" if a.batch != 1 else ""))
     os.makedirs(out, exist_ok=True)
-    ref = load_ground_truth(a.space, a.dataset, ref_path)  # the reference file's networks, ids checked
+    load_ground_truth(a.space, a.dataset, ref_path)  # the reference file loads and its ids check
     rows = reference_rows(ref_path, a.n)
-    archs = ref.archs[:len(rows)]
+    archs = [naslib_id(a.space, r["arch"]) for r in rows]
     gt = load_ground_truth(a.space, a.dataset)  # the shipped table: the networks to build
     indices = sorted({gt.index[str(arch)] for arch in archs})  # NB101's sample repeats cells: each scored once
-    acc = ref.accuracy[:len(rows)]  # the reference file's own accuracies, as its taus use
+    acc = np.array([float(r["val_accuracy"]) for r in rows])  # each row's own accuracy, as the reference taus use
     mism = int(np.sum(np.abs(gt.accuracy[[gt.index[str(x)] for x in archs]] - acc) > 1e-3))
     lines = [f"## {a.space} / {a.dataset}: {len(indices)} networks (the first of {os.path.basename(ref_path)}); "
-             f"data {a.data} at {input_shape(a.space, a.dataset)[1]} px, batch 1 ({', '.join(KERNEL_BASED)}: "
+             f"data {a.data} at {input_shape(a.space, a.dataset)[1]} px, batch {a.batch} ({', '.join(KERNEL_BASED)}: "
              f"{a.kernel_batch}), seed {a.seed}",
              "", "| baseline | ours: tau | reference: tau | networks | ours vs reference (Kendall) |", "|---|---|---|---|---|"]
     if mism:
@@ -109,7 +122,7 @@ def main(argv=None):
                         "table holds their mean); taus here use each row's own")
     for name in a.baselines.split(","):
         path = os.path.join(out, f"{name}.csv")
-        batch = a.kernel_batch if name in KERNEL_BASED else 1
+        batch = a.kernel_batch if name in KERNEL_BASED else a.batch
         score_space(name, gt, indices, path, a.data, batch, a.seed, "cpu", progress=not a.quiet, jobs=a.jobs)
         got = {r["arch"]: float(r["score"]) for r in read_rows(path)}
         ours = np.array([got.get(str(arch), np.nan) for arch in archs])

@@ -229,11 +229,26 @@ def score_space(proxy, gt, indices, out, data, batch_size=1, seed=0, device="cpu
     make_scorer(proxy)  # a bad proxy fails here, before any work
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     check_settings(out, settings or {**proxy_identity(proxy), "space": gt.space, "dataset": gt.dataset, "data": data,
-                                     "batch_size": batch_size, "seed": seed}, what)
+                                     "batch_size": batch_size, "seed": seed, **layer_settings(gt)}, what)
     done = done_archs(out)
     todo = [i for i in indices if gt.archs[i] not in done]
     work = functools.partial(_score_rows, proxy, gt, data, batch_size, seed, device if jobs == 1 else "cpu")
     append_rows(out, COLUMNS, work, todo, jobs, CHUNK, "score", progress)
+
+
+def layer_settings(gt):
+    """How networks of ``gt``'s space are read where it is not the default (ReLU-Conv-BN
+    blocks, every channel, 32 or 16 px), for a score file's settings: scores made another
+    way are then refused, not mixed.  Empty for NB201, so its records stay as they were."""
+    out = {}
+    if space_pattern(gt.space) != "rcb":
+        out["pattern"] = space_pattern(gt.space)
+    if space_max_channels(gt.space):
+        out["max_channels"] = space_max_channels(gt.space)
+    size = input_shape(gt.space, gt.dataset)[1]
+    if size not in (16, 32):
+        out["input_size"] = size
+    return out
 
 
 def report(csv_path, title="", archs=None, about=""):

@@ -47,6 +47,13 @@ def positive_int(text):
     return v
 
 
+def nonnegative_int(text):
+    v = int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
 def add_space_arguments(p, space=None, seed_help="sampling, initialisation and data / noise seed"):
     """The flags that say which networks and which data: --space (required unless a
     default ``space`` is given), --dataset, --ground-truth, --data, --seed, --device."""

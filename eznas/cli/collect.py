@@ -9,7 +9,7 @@ of the space against its checksums and recollects the damaged ones.
 """
 import logging
 
-from eznas.cli import add_space_arguments, positive_int, space_setup
+from eznas.cli import add_space_arguments, nonnegative_int, positive_int, space_setup
 
 HELP = "collect statistics of sampled networks into a store"
 log = logging.getLogger("eznas.collect")
@@ -28,7 +28,7 @@ def add_arguments(p):
                         "lossy, smaller on disk, float32's range (no float16 underflow)")
     p.add_argument("--pattern", default=None, choices=["rcb", "cbr"],
                    help="layer pattern: ReLU-Conv-BN or Conv-BN-ReLU (default: the one the space is built of)")
-    p.add_argument("--max-channels", type=int, default=None,
+    p.add_argument("--max-channels", type=nonnegative_int, default=None,
                    help="record each layer's first N channels (0: all; default: the space's, e.g. 64 for TransNAS-Bench-101)")
     p.add_argument("--verify", action="store_true", help="check the stored networks first and recollect damaged ones")
 

@@ -2,10 +2,13 @@
 
     eznas evolve                                   # the built-in task, a few minutes on 2 cores
     eznas evolve --store runs/stats.zarr --generations 15 --jobs 2 --test nb201:cifar10:1000
+    eznas evolve --config overnight                # a shipped preset (eznas/presets/): the paper's search
     eznas evolve --resume runs/<run>               # continue an interrupted run
 
-With no store: a real, small search on the built-in task (NB201 CIFAR-10/100 and two width
-spaces; statistics collected on the fly into runs/builtin-stats.zarr).  Otherwise give a
+With no store: a real, small search on the built-in task, real benchmarks only (NB201
+CIFAR-10/100, TransNAS-Bench-101 macro and micro on class_object / class_scene,
+NAS-Bench-101; statistics collected on the fly into runs/builtin-real-stats.zarr); a preset
+searches the same task with its own settings and store.  Otherwise give a
 statistics store (eznas collect) and optionally a TOML config of the fields below; flags
 override the config, which overrides the paper's defaults.  Every run writes runs/<time>/
 with config.json, versions.json, log.csv, checkpoint.json, hall_of_fame.json, heldout.md,
@@ -36,7 +39,8 @@ def add_arguments(p):
     from eznas.evolve.config import HELP as FIELD_HELP
     from eznas.evolve.config import Config
 
-    p.add_argument("--config", help="TOML file with config fields (the flags below)")
+    p.add_argument("--config", help="TOML file with config fields (the flags below), or a preset name: "
+                   + ", ".join(builtin.presets()) + " (eznas/presets/NAME.toml)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run (only "
                    + ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES) + " may change)")
     p.add_argument("--runs-root", default="runs", help="where run directories are made")
@@ -80,8 +84,9 @@ def config_from(a):
     from eznas.evolve import builtin as B
 
     config = B.preset_path(a.config) if a.config else None
-    # the built-in task (statistics collected on the fly) unless a store is named
-    builtin = not (a.store or (config and B.toml_store(config)))
+    # the built-in task (statistics collected on the fly): no config, or a shipped preset
+    # that names no store; a user's TOML names its store (or --store does)
+    builtin = not a.store and (not config or (B.is_preset(config) and not B.toml_store(config)))
     if builtin:
         over = {k: v for k, v in over.items() if v is not None}
         if not config:  # no config: the built-in task's small search; a preset says its own

@@ -14,7 +14,9 @@ from eznas.collection import collect_space, collection_config, sample_indices, s
 from eznas.spaces.sources import default_data, load_ground_truth, space_max_channels, space_pattern
 from stats_cache.store import SchemaError, StatsStore
 
-DEFAULT_STORE = os.path.join("runs", "builtin-stats.zarr")
+# a new name for the real-benchmark task: a store of the earlier default task (NB201 and the digit
+# spaces, 60 networks) would otherwise lend its networks to this one's sample
+DEFAULT_STORE = os.path.join("runs", "builtin-real-stats.zarr")
 TASK = (("nb201", "cifar10"), ("nb201", "cifar100"), ("tnb101_macro", "class_object"), ("tnb101_macro", "class_scene"),
         ("tnb101_micro", "class_object"), ("tnb101_micro", "class_scene"), ("nb101", "cifar10"))
 DEFAULTS = {"generations": 6, "population": 20, "mu": 10, "lambda_": 20, "spaces_per_gen": len(TASK),
@@ -41,6 +43,10 @@ def preset_path(name):
     if os.sep not in name and os.path.isfile(path):
         return path
     raise ValueError(f"--config {name}: no such file, and no preset of that name (presets: {', '.join(presets())})")
+
+
+def is_preset(path):
+    return os.path.dirname(os.path.abspath(path)) == os.path.abspath(PRESETS)
 
 
 def preset_store(name):

@@ -21,7 +21,8 @@ from filelock import FileLock
 
 from eznas.baselines import BATCH_SIZE, check_batch
 from eznas.rowlog import appending, read_rows
-from eznas.score import COLUMNS, Scoring, check_settings, make_scorer, proxy_identity, proxy_text, score_space
+from eznas.score import (COLUMNS, Scoring, check_settings, layer_settings, make_scorer, proxy_identity, proxy_text,
+                         score_space)
 
 log = logging.getLogger("eznas.nas")
 
@@ -59,7 +60,8 @@ class ProxyScores:
         self.jobs = jobs if device == "cpu" else 1
         table = hashlib.sha256("\n".join(map(str, gt.archs)).encode()).hexdigest()[:12]
         self.settings = {**proxy_identity(self.proxy), "space": gt.space, "dataset": gt.dataset, "table": table,
-                         "data": data, "batch_size": self.batch_size, "seed": seed, "device": device.split(":")[0]}
+                         "data": data, "batch_size": self.batch_size, "seed": seed, "device": device.split(":")[0],
+                         **layer_settings(gt)}
         digest = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:10]
         # named by what is computed, so that a run's program and its string share one file
         self.path = os.path.join(cache_dir, f"{gt.space}-{gt.dataset}", f"{proxy_name(self.proxy)}-{digest}.csv")

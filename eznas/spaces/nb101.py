@@ -27,6 +27,8 @@ by code: 0 input, 1 output, 2 maxpool3x3, 3 conv1x1, 4 conv3x3.
 """
 import os
 
+import numpy as np
+
 from eznas.spaces.init import eznas_init
 from eznas.spaces.nb101_ops import OPS, Network
 from eznas.spaces.registry import register
@@ -230,7 +232,19 @@ def load_naslib_csv(path, dataset="cifar10"):
         except ValueError as e:
             raise B.GroundTruthError(f"{path}: data row {k + 1}: architecture {r['arch']!r} is not a "
                                      f"nb101 architecture ({e})") from None
-    return B.GroundTruth("nb101", dataset, archs, B._floats(rows, "val_accuracy", path), {}, {}, str(path))
+    acc = B._floats(rows, "val_accuracy", path)
+    # NASLib sampled random matrices: rows that prune to one cell are one network, each row one
+    # of its training runs; they become one row with their mean accuracy (as the shipped table)
+    merged = {}
+    for arch, a in zip(archs, acc):
+        merged.setdefault(arch, []).append(float(a))
+    if len(merged) < len(archs):
+        import logging
+
+        logging.getLogger("eznas.spaces").info(f"{path}: {len(archs)} rows are {len(merged)} distinct cells; "
+                                               "repeated cells take the mean of their rows' accuracies")
+    return B.GroundTruth("nb101", dataset, list(merged), np.array([np.mean(v) for v in merged.values()]), {}, {},
+                         str(path))
 
 
 def _is_naslib(path):

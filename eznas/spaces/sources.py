@@ -17,12 +17,17 @@ def load_ground_truth(space, dataset=None, path=None):
     if dataset not in sp.datasets and dataset not in B.NUM_CLASSES:
         raise ValueError(f"--dataset {dataset!r}: space {space} has ground truth for {', '.join(sp.datasets)}")
     gt = sp.ground_truth(dataset, path)
+    first = {}
     for row, arch in enumerate(gt.archs):
         try:
             sp.check(arch)
         except (ValueError, KeyError, TypeError) as e:
             raise B.GroundTruthError(f"{gt.source}: data row {row + 1}: architecture {arch!r} is not a {space} "
                                      f"architecture ({e})") from None
+        if str(arch) in first:  # one network, two accuracies: which one is the truth?
+            raise B.GroundTruthError(f"{gt.source}: data rows {first[str(arch)] + 1} and {row + 1} are the same "
+                                     f"architecture {arch!r}; give each network once")
+        first[str(arch)] = row
     return gt
 
 
