@@ -42,7 +42,7 @@ def _tau(x, y):
     return (kendall(x[ok], y[ok]), int(ok.sum())) if ok.sum() >= 3 and np.ptp(x[ok]) > 0 else (float("nan"), int(ok.sum()))
 
 
-def reference_rows(path, n):
+def reference_rows(path, n, space):
     """The first ``n`` rows of the reference file; a column left blank there is filled from
     the same-named column of the task's file of all networks beside it (TransNAS-Bench-101's
     ``<task>.csv``: synflow, fisher, zen, epe_nas for every network), matched by ``arch``."""
@@ -52,9 +52,9 @@ def reference_rows(path, n):
     blank = [c for c in rows[0] if all(r[c] in ("", None) for r in rows)]
     if blank and full != path and os.path.exists(full):
         with open(full, newline="") as f:
-            by_arch = {_digits(r["arch"]): r for r in csv.DictReader(f)}
+            by_arch = {naslib_id(space, r["arch"]): r for r in csv.DictReader(f)}
         for r in rows:
-            other = by_arch.get(_digits(r["arch"]), {})
+            other = by_arch.get(naslib_id(space, r["arch"]), {})
             for c in blank:
                 r[c] = other.get(c, "")
     return rows
@@ -69,14 +69,6 @@ def naslib_id(space, raw):
     from eznas.spaces.tnb101 import from_naslib
 
     return from_naslib(space, raw)
-
-
-def _digits(arch):
-    """NASLib's tuple without its zero padding: '(1, 2, 4, 2, 0, 0)' and '(1, 2, 4, 2)' are one network."""
-    d = [t.strip() for t in arch.strip("()").split(",") if t.strip()]
-    while d and d[-1] == "0" and len(d) > 4:
-        d.pop()
-    return tuple(d)
 
 
 def main(argv=None):
@@ -107,7 +99,7 @@ def main(argv=None):
                                 + (f"-batch{a.batch}" if a.batch != 1 else ""))
     os.makedirs(out, exist_ok=True)
     load_ground_truth(a.space, a.dataset, ref_path)  # the reference file loads and its ids check
-    rows = reference_rows(ref_path, a.n)
+    rows = reference_rows(ref_path, a.n, a.space)
     archs = [naslib_id(a.space, r["arch"]) for r in rows]
     gt = load_ground_truth(a.space, a.dataset)  # the shipped table: the networks to build
     indices = sorted({gt.index[str(arch)] for arch in archs})  # NB101's sample repeats cells: each scored once

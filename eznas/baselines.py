@@ -217,7 +217,6 @@ def eznas_a_paper(model, x, y=None, pattern="rcb", max_channels=None):
 # the baselines that are programs of the engine's language (scored on the same statistics)
 PROGRAM_BASELINES = {"eznas_a": f"layer_mean({EZNAS_A})", "eznas_a_sum": f"layer_sum({EZNAS_A})",
                      "eznas_a_paper": f"layer_mean({EZNAS_A_PAPER})"}
-PROGRAM_BASELINE_FUNCTIONS = ("eznas_a", "eznas_a_sum", "eznas_a_paper")  # these take pattern=, max_channels=
 LOSS_BASED = ("snip", "grasp", "fisher", "grad_norm")  # take labels and an optional loss_fn(output, labels)
 
 BASELINES = {"params": params, "flops": flops, "synflow": synflow, "snip": snip, "grasp": grasp, "fisher": fisher,

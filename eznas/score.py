@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from eznas import metrics
-from eznas.baselines import BASELINES, PROGRAM_BASELINE_FUNCTIONS
+from eznas.baselines import BASELINES, PROGRAM_BASELINES
 from eznas.rowlog import append_rows, done_archs, read_rows
 from eznas.spaces.benchmarks import NUM_CLASSES
 from eznas.spaces.complexity import count_flops, count_params
@@ -65,7 +65,7 @@ def make_scorer(proxy, pattern="rcb", max_channels=None):
     ("rcb" or "cbr": the block the space's networks are built of), each layer's first
     ``max_channels`` channels when given (as the space's stores record them)."""
     layers = {"pattern": pattern, "max_channels": max_channels}
-    if proxy in PROGRAM_BASELINE_FUNCTIONS:
+    if proxy in PROGRAM_BASELINES:  # the EZNAS-A forms: programs, which read layers as the space says
         return functools.partial(BASELINES[proxy], **layers)
     if proxy in BASELINES:
         return BASELINES[proxy]
