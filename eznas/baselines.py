@@ -179,10 +179,14 @@ def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report
     ``layer_sum(...)`` / ``layer_mean(...)`` carries its own).  ``how``: a layer's tensor
     to a scalar ('mean' or 'l2').  ``report``: filled by the layer finder
     (``stats_cache.layers.find_layers``).  Returns {name: float}, NaN for a program that cannot
-    apply (a network without layers, as the engine scores it)."""
-    from eznas.program import OpError, aggregate_layers, kinds_used, layer_values, parse, split_aggregate
+    apply (a network without layers, as the engine scores it).  A ``times_flops`` program's
+    score is multiplied by the model's FLOPs for one input of ``x``'s shape."""
+    from eznas.program import (OpError, aggregate_layers, apply_factor, kinds_used, layer_values, parse,
+                               split_aggregate, split_factor)
     from stats_cache.collect import collect, group_layers
 
+    factors = {name: split_factor(parse(text))[1] for name, (text, _) in programs.items()}
+    record = {"flops": count_flops(model, (1,) + tuple(x.shape[1:]))} if any(factors.values()) else {}
     parsed = {name: split_aggregate(parse(text), agg) for name, (text, agg) in programs.items()}
     kinds = {k for prefix, _ in parsed.values() for k in kinds_used(prefix)}
     groups = group_layers(collect(model, x, seed=seed, kinds=kinds, pattern=pattern, report=report,
@@ -193,8 +197,8 @@ def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report
             per_layer[prefix] = layer_values(prefix, groups, how)
         except OpError:
             per_layer[prefix] = None
-    return {name: aggregate_layers(per_layer[prefix], agg) if per_layer[prefix] is not None else float("nan")
-            for name, (prefix, agg) in parsed.items()}
+    return {name: apply_factor(aggregate_layers(per_layer[prefix], agg), factors[name], record)
+            if per_layer[prefix] is not None else float("nan") for name, (prefix, agg) in parsed.items()}
 
 
 def eznas_a(model, x, y=None, program=EZNAS_A, aggregate="mean", pattern="rcb", max_channels=None):

@@ -10,12 +10,15 @@ import math
 import numpy as np
 import torch
 
-from eznas.program import OpError, run, split_aggregate, to_scalar
+from eznas.program import OpError, run, split_aggregate, split_factor, to_scalar
 
 
 class NetBatch:
-    def __init__(self, nets):
-        """``nets``: list of per-network group lists [(layer indices, {kind: (L, ...)})]."""
+    def __init__(self, nets, attrs=None):
+        """``nets``: list of per-network group lists [(layer indices, {kind: (L, ...)})];
+        ``attrs``: per network, its record ({"flops": ...}), which a ``times_flops``
+        program multiplies by."""
+        self.attrs = attrs
         by_shape = {}
         counts = []
         for j, groups in enumerate(nets):
@@ -35,8 +38,11 @@ class NetBatch:
 
     def scores(self, prefix, how="mean"):
         """Per-network scores (float64 numpy), per-layer scalars averaged over each network's
-        layers (summed for a ``layer_sum`` program); NaN where an op failed or a value is
-        not finite."""
+        layers (summed for a ``layer_sum`` program), times each network's FLOPs for a
+        ``times_flops`` program; NaN where an op failed or a value is not finite."""
+        factor = split_factor(prefix)[1]
+        if factor and (self.attrs is None or any(a.get(factor) is None for a in self.attrs)):
+            raise ValueError(f"a program with times_{factor} needs every network's {factor}, and some were not given")
         prefix, aggregate = split_aggregate(prefix)
         sums = torch.zeros(self.n, dtype=torch.float64)
         bad = torch.zeros(self.n, dtype=torch.bool)
@@ -50,6 +56,8 @@ class NetBatch:
                 continue
             sums.index_add_(0, owners, v)
         out = (sums / self.counts if aggregate == "mean" else sums).numpy()
+        if factor:
+            out = out * np.array([float(a[factor]) for a in self.attrs])
         out[bad.numpy() | ~np.isfinite(out) | (self.counts.numpy() == 0)] = math.nan  # no layers: no score
         return out
 

@@ -6,7 +6,8 @@ one plain function per program, ``program_<k>(layer) -> float``: ``layer`` maps 
 ``'T3G_N'``) of one layer to tensors; the program's result is reduced to a scalar (mean, or
 L2 norm) and multiplied by the sign fixed at export so that larger means better.  Each
 function's docstring gives the infix formula, the fitness and the spaces it was evolved on.
-``score(layers, fn)`` averages a function over a network's layers.
+``score(layers, fn)`` averages a function over a network's layers (and multiplies by the
+network's FLOPs, ``score(layers, fn, flops=...)``, for a program evolved as ``times_flops``).
 
 ``eznas.measures(model, batch, [fn])`` scores any torch model with such a function.
 """
@@ -17,7 +18,7 @@ import opset.errors
 import opset.ops
 import opset.shapes
 import opset.stack
-from eznas.program import fold, infix, parse, split_aggregate
+from eznas.program import fold, infix, parse, split_aggregate, split_factor
 from opset import BY_NAME
 from stats_cache.schema import KINDS
 
@@ -54,13 +55,15 @@ def _expr(prefix):
 def export_source(rows, how="mean"):
     """``rows``: dicts with 'program' and optionally 'sign', 'min_tau', 'taus'."""
     split = [split_aggregate(parse(r["program"])) for r in rows]
+    factors = [split_factor(parse(r["program"]))[1] for r in rows]
     prefixes = [p for p, _ in split]
     used = sorted({t for p in prefixes for t in p if t not in KINDS})
     body = opset_source()
     table = ",\n    ".join(f"{n!r}: {BY_NAME[n].fn.__name__}" for n in used)
     funcs = []
-    for k, (r, (prefix, aggregate)) in enumerate(zip(rows, split)):
+    for k, (r, (prefix, aggregate), factor) in enumerate(zip(rows, split, factors)):
         sign = float(r.get("sign", 1.0))
+        times = f"; times the network's {factor} (``score(layers, fn, {factor}=...)``)" if factor else ""
         taus = r.get("taus") or {}
         funcs.append(f'''
 
@@ -68,7 +71,7 @@ def program_{k}(layer):
     """{infix(prefix)}
 
     Program: {r["program"]}
-    Sign: {sign:+.0f}; to_scalar: {how}; over layers: {aggregate} (``score`` applies it)
+    Sign: {sign:+.0f}; to_scalar: {how}; over layers: {aggregate} (``score`` applies it){times}
     Minimum Kendall tau over spaces on validation networks (never used by the search): {r.get("min_tau")}
     Search fitness (minimum over spaces on search networks): {r.get("search_min_tau", "-")}
     Evolved on (validation tau per space): {", ".join(f"{s} (tau {t:.3f})" for s, t in taus.items()) or "-"}
@@ -77,14 +80,16 @@ def program_{k}(layer):
     return {sign!r} * _to_scalar({_expr(prefix)})
 
 
-program_{k}.aggregate = {aggregate!r}''')
+program_{k}.aggregate = {aggregate!r}
+program_{k}.times = {factor or ""!r}''')
     names = ", ".join(f"program_{k}" for k in range(len(rows)))
     return f'''"""Zero-cost proxies discovered by EZNAS (exported by eznas.export); needs torch only.
 
 Each ``program_<k>(layer)`` takes one layer's statistics, a dict of the 22 tensors
 (T1_D, T2_D, T3, T4_D, T1G_D, ..., T3G_P, T4G_P; see stats_cache/schema.py), and returns a
 float; larger means better.  ``score(layers, program_0)`` combines a network's layers as
-the program says (``program_0.aggregate``: 'mean' or 'sum' over layers).
+the program says (``program_0.aggregate``: 'mean' or 'sum' over layers), times the
+network's FLOPs (in millions) where ``program_0.times`` is 'flops'.
 With the eznas package: ``eznas.measures(model, batch, [program_0])`` scores any torch model.
 """
 import math
@@ -113,10 +118,17 @@ def _to_scalar(value):
 PROGRAMS = [{names}]
 
 
-def score(layers, program=program_0):
-    """Score of a network from the list of its layers' statistics (larger = better)."""
+def score(layers, program=program_0, flops=None):
+    """Score of a network from the list of its layers' statistics (larger = better);
+    ``flops``: the network's multiply-accumulates in millions, for a program whose
+    ``times`` is 'flops'."""
     total = sum(program(layer) for layer in layers)
-    return total if getattr(program, "aggregate", "mean") == "sum" else total / len(layers)
+    value = total if getattr(program, "aggregate", "mean") == "sum" else total / len(layers)
+    if getattr(program, "times", ""):
+        if flops is None:
+            raise ValueError(f"{{program.__name__}} multiplies by the network's FLOPs: pass score(layers, fn, flops=...)")
+        value *= flops
+    return value
 '''
 
 

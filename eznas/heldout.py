@@ -18,7 +18,7 @@ from eznas.baselines import PROGRAM_BASELINES
 from eznas.batch import NetBatch, randomised
 from eznas.metrics import kendall
 from eznas.parallel import score_items
-from eznas.program import kinds_used, parse
+from eznas.program import kinds_used, parse, split_factor
 from stats_cache.collect import group_layers
 
 # baselines that are programs over the stored statistics (mean / sum over layers in the name)
@@ -68,11 +68,12 @@ def shape_reliance(task, programs, how="mean"):
     validation networks' real statistics and on the same networks with every value
     replaced by Gaussian noise}.  Near 1: the ranking comes from layer shapes, not from
     the statistics' values (a size measure in disguise, e.g. a norm of BN outputs, which
-    BN fixes at sqrt(C*H*W)); a program that reads values ranks otherwise."""
+    BN fixes at sqrt(C*H*W)); a program that reads values ranks otherwise.  For a
+    ``times_flops`` program, that of its layer program (the factor is size by design)."""
     from stats_cache.store import StatsStore
 
     store = StatsStore(task.store_url, "r")
-    prefixes = {n: parse(t) for n, t in programs.items()}
+    prefixes = {n: split_factor(parse(t))[0] for n, t in programs.items()}
     kinds = sorted({k for p in prefixes.values() for k in kinds_used(p)})
     out = {n: [] for n in programs}
     for space, keys in task.held_out().items():
@@ -120,7 +121,7 @@ def _stream_rows(programs, gt, data_cfg, how, items):
         stats, size_attrs = measure_network(gt, i, x, data_cfg["seed"], data_cfg.get("pattern", "rcb"), kinds=kinds,
                                             max_channels=data_cfg.get("max_channels"))
         groups = [(idx, {k: _as_stored(v, data_cfg) for k, v in env.items()}) for idx, env in group_layers(stats)]
-        batch = NetBatch([groups])
+        batch = NetBatch([groups], [size_attrs])
         rows.append({"index": i, "accuracy": float(gt.accuracy[i]), **size_attrs,
                      **{n: float(batch.scores(p, how)[0]) for n, p in prefixes.items()}})
     return rows

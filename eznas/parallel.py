@@ -13,7 +13,7 @@ import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
 from eznas.batch import NetBatch
-from eznas.program import kinds_used, parse
+from eznas.program import kinds_used, parse, split_factor
 
 CACHE_MB = 1024  # decoded statistics kept between generations, per worker (the one default; Config reads it)
 _WATCHDOG = []  # this worker's parent watch thread, once started
@@ -67,6 +67,7 @@ class NetworkCache:
         self.entries = OrderedDict()  # (url, space, key) -> (layer indices per group, {kind: [tensor per group]})
         self.nbytes = 0
         self.stores = {}  # url -> open StatsStore
+        self.records = {}  # (url, space) -> {key: network attrs}, read once (times_flops programs)
 
     def store(self, url):
         from stats_cache.store import StatsStore
@@ -74,6 +75,13 @@ class NetworkCache:
         if url not in self.stores:
             self.stores[url] = StatsStore(url, "r")
         return self.stores[url]
+
+    def record(self, url, space, key):
+        """A network's stored attributes (flops, params, accuracy, ...)."""
+        with self.lock:
+            if key not in self.records.get((url, space), {}):  # first use, or networks added since
+                self.records[(url, space)] = self.store(url).network_attrs(space)
+            return self.records[(url, space)][key]
 
     def get(self, url, space, key, kinds, cache_mb):
         with self.lock:
@@ -140,11 +148,13 @@ def score_chunk(store_url, programs, items, how="mean", threads=None, batch_mb=B
 def _score_chunk(store_url, programs, items, how, batch_mb, cache_mb):
     prefixes = [parse(p) for p in programs]
     kinds = sorted({k for p in prefixes for k in kinds_used(p)})
+    factors = {split_factor(p)[1] for p in prefixes} - {None}
     out = np.full((len(programs), len(items)), np.nan)
     pending, cols, held = [], [], 0
 
     def flush():
-        batch = NetBatch(pending)
+        records = [WORKER_CACHE.record(store_url, *items[j]) for j in cols] if factors else None
+        batch = NetBatch(pending, records)
         for i, p in enumerate(prefixes):
             out[i, cols] = batch.scores(p, how)
         pending.clear()

@@ -5,7 +5,10 @@ kinds, e.g. ``frobenius_norm(sigmoid(logdet(sign(T3G_N))))``.  A program may be 
 at its root in a layer aggregation, ``layer_mean(...)`` (the paper: per-layer scalars
 averaged over the network's layers; the default when absent) or ``layer_sum(...)`` (summed
 over layers, so a per-layer size measure grows with depth as #params does); evolution
-chooses it.  Internally a program is its
+chooses it.  Outside that, ``times_flops(...)`` multiplies the network's score by its FLOPs
+(the network's multiply-accumulates, in millions, as eznas.spaces.complexity counts them
+and the store records them): a program that reads what size does not, times size.
+Internally a program is its
 prefix token list; evaluation walks it backwards with an explicit stack (no eval, no
 recursion, any depth).
 """
@@ -20,14 +23,45 @@ from stats_cache.schema import KINDS
 _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|\(|\)|,)")
 _KINDS = frozenset(KINDS)
 AGGREGATORS = {"layer_mean": "mean", "layer_sum": "sum"}  # root-only wrappers
+FACTORS = {"times_flops": "flops"}  # outermost wrapper: the network's score times a network attribute
 
 
 def _arity(name):
-    return 1 if name in AGGREGATORS else BY_NAME[name].arity
+    return 1 if name in AGGREGATORS or name in FACTORS else BY_NAME[name].arity
+
+
+def split_factor(prefix):
+    """(prefix without the outer factor, network attribute it multiplies by or None)."""
+    if prefix and prefix[0] in FACTORS:
+        return prefix[1:], FACTORS[prefix[0]]
+    return prefix, None
+
+
+def with_factor(text, factor):
+    """A program string multiplied by a network attribute ('flops'), or unchanged (None or
+    ''); a program that already has that factor is returned as it is."""
+    if not factor:
+        return text
+    name = {v: k for k, v in FACTORS.items()}[factor]
+    return text if split_factor(parse(text))[1] == factor else f"{name}({text})"
+
+
+def apply_factor(score, factor, attrs, what="program"):
+    """A network's score times its ``attrs[factor]`` (no factor: unchanged); a missing
+    attribute is an error naming it."""
+    if not factor:
+        return score
+    value = attrs.get(factor) if attrs else None
+    if value is None:
+        raise ValueError(f"{what} multiplies by the network's {factor}, which was not given")
+    return score * float(value)
 
 
 def split_aggregate(prefix, default="mean"):
-    """(body prefix, 'mean' or 'sum') of a program's prefix tokens."""
+    """(body prefix, 'mean' or 'sum') of a program's prefix tokens; an outer network
+    factor (``times_flops``) is dropped here: callers that make a network's score apply it
+    (``split_factor``, ``apply_factor``)."""
+    prefix = split_factor(prefix)[0]
     if prefix and prefix[0] in AGGREGATORS:
         return prefix[1:], AGGREGATORS[prefix[0]]
     return prefix, default
@@ -68,9 +102,11 @@ def parse(text):
         name = toks[i]
         i += 1
         out.append(name)
-        if name in AGGREGATORS and len(out) > 1:
+        if name in FACTORS and len(out) > 1:
             raise ProgramError(f"{name} may only wrap a whole program, in {text!r}")
-        if name in BY_NAME or name in AGGREGATORS:
+        if name in AGGREGATORS and len(out) > 1 and not (len(out) == 2 and out[0] in FACTORS):
+            raise ProgramError(f"{name} may only wrap a whole program, in {text!r}")
+        if name in BY_NAME or name in AGGREGATORS or name in FACTORS:
             expect("(")
             open_ops.append([name, _arity(name)])
             continue
@@ -178,16 +214,18 @@ def aggregate_layers(values, aggregate="mean"):
     return total / len(values) if aggregate == "mean" else total
 
 
-def score_network(prefix, groups, how="mean", aggregate="mean"):
+def score_network(prefix, groups, how="mean", aggregate="mean", attrs=None):
     """Score of one network: the program on every layer group, per-layer scalars, then
     their mean over layers (the engine's definition) or, with ``aggregate="sum"``, their
     sum; a program wrapped in ``layer_sum`` / ``layer_mean`` uses its own.  ``groups``:
-    list of (layer indices, env).  Returns a float (may be NaN / inf; callers decide) or
-    raises OpError."""
+    list of (layer indices, env); ``attrs``: the network's {"flops": ...} for a
+    ``times_flops`` program.  Returns a float (may be NaN / inf; callers decide) or raises
+    OpError."""
     if aggregate not in ("mean", "sum"):
         raise ValueError(f"aggregate must be 'mean' or 'sum', got {aggregate!r}")
+    factor = split_factor(prefix)[1]
     body, aggregate = split_aggregate(prefix, aggregate)
-    return aggregate_layers(layer_values(body, groups, how), aggregate)
+    return apply_factor(aggregate_layers(layer_values(body, groups, how), aggregate), factor, attrs)
 
 
 INFIX = {"add": "+", "sub": "-", "mul": "*", "matmul": "@", "lt": "<", "gt": ">", "eq": "=="}
@@ -200,5 +238,5 @@ def infix(prefix):
     return text[1:-1] if prefix[0] in INFIX else text  # no parentheses around the whole formula
 
 
-__all__ = ["parse", "split_aggregate", "AGGREGATORS", "fold", "format_prefix", "infix", "kinds_used", "infer", "run", "to_scalar", "score_network",
+__all__ = ["parse", "split_aggregate", "split_factor", "with_factor", "apply_factor", "AGGREGATORS", "FACTORS", "fold", "format_prefix", "infix", "kinds_used", "infer", "run", "to_scalar", "score_network",
            "layer_values", "aggregate_layers", "ProgramError", "OpError"]

@@ -178,6 +178,10 @@ def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="r
         for label, f in exported.items():
             total = sum(float(f(s.tensors)) for s in layers)
             out[label] = total if getattr(f, "aggregate", "mean") == "sum" else total / len(layers)
+            if getattr(f, "times", "") == "flops":
+                from eznas.spaces.complexity import count_flops
+
+                out[label] *= count_flops(_copy(model).to(device), (1,) + tuple(x.shape[1:]))
     return {label: out[label] for _, label, _ in kinds}
 
 

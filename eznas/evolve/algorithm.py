@@ -71,7 +71,7 @@ class Evolution:
         texts = sorted({str(i) for i in inds})
         todo = [t for t in texts if (t, skey) not in self._fit_cache]
         if todo:
-            fits, _ = evaluate(todo, self.task.store_url, sample, self.task.accuracy, self.cfg.jobs, self.cfg.to_scalar,
+            fits, _ = evaluate([self.cfg.program(t) for t in todo], self.task.store_url, sample, self.task.accuracy, self.cfg.jobs, self.cfg.to_scalar,
                                **self.cfg.memory())
             if len(self._fit_cache) > 200_000:
                 self._fit_cache.clear()
@@ -112,7 +112,7 @@ class Evolution:
     def _record(self, t0, n_off, n_valid_off, n_eval):
         fits = [i.fitness.values[0] for i in self.pop]
         best = max(self.pop, key=lambda i: i.fitness.values[0])
-        vfit, _ = evaluate([str(best)], self.task.store_url, self.task.held_out(), self.task.accuracy, 1,
+        vfit, _ = evaluate([self.cfg.program(str(best))], self.task.store_url, self.task.held_out(), self.task.accuracy, 1,
                            self.cfg.to_scalar, **self.cfg.memory())
         self.log.append({"gen": self.gen, "best": round(max(fits), 6), "median": round(statistics.median(fits), 6),
                          "best_validation": round(vfit[0], 6) if vfit[0] is not None else "",

@@ -26,6 +26,7 @@ HELP = {  # one line per field: the command line's help and the README's config 
     "validation_nets": "networks per space held out of the search: final ranking and reported figures only",
     "filter_nets": "search networks per space of the shape-only filter",
     "to_scalar": "how a layer's tensor becomes a number when a program leaves a tensor: mean or l2",
+    "size_factor": "'flops': every program's network score is multiplied by the network's FLOPs (times_flops); '': as the paper",
     "seed": "seed of the search (sampling, variation, splits)",
     "jobs": "worker processes evaluating programs (results do not depend on it)",
     "backend": "loky, threading, sequential or dask",
@@ -58,6 +59,7 @@ class Config:
     validation_nets: int = 30  # per space, held out of the search: final ranking and reported figures only
     filter_nets: int = 2  # per space, search networks of the validity filter
     to_scalar: str = "mean"
+    size_factor: str = ""  # "flops": programs are scored as times_flops(program) (BENCHMARKS: issue 24)
     seed: int = 0
     jobs: int = 1
     backend: str = "loky"
@@ -121,6 +123,8 @@ class Config:
         if self.validation_nets > self.task_nets - 8:
             raise ValueError(f"config field 'validation_nets' ({self.validation_nets}) must leave at least 8 search "
                              f"networks of 'task_nets' ({self.task_nets})")
+        if self.size_factor not in ("", "flops"):
+            raise ValueError(f"config field 'size_factor' must be '' or 'flops', got {self.size_factor!r}")
         if self.to_scalar not in ("mean", "l2"):
             raise ValueError("config field 'to_scalar' must be 'mean' or 'l2'")
         if len(self.seed_programs) > self.population:
@@ -131,6 +135,13 @@ class Config:
             parse_test(t, "config field 'tests':")
         if self.backend not in ("loky", "threading", "sequential", "dask"):
             raise ValueError(f"config field 'backend' must be loky, threading, sequential or dask, got {self.backend!r}")
+
+    def program(self, text):
+        """The program string the run scores for an individual's ``text`` (with its size
+        factor)."""
+        from eznas.program import with_factor
+
+        return with_factor(text, self.size_factor)
 
     def memory(self):
         return {"batch_mb": self.batch_mb, "cache_mb": self.cache_mb}

@@ -42,8 +42,8 @@ def _simplified(texts, task, cfg):
 def finish(cfg, task, run, pop, hof, n_export=5, log=print):
     cands = []
     for ind in sorted(pop, key=lambda i: -i.fitness.values[0]) + list(hof):
-        if str(ind) not in cands:
-            cands.append(str(ind))
+        if cfg.program(str(ind)) not in cands:
+            cands.append(cfg.program(str(ind)))
     cands = list(dict.fromkeys(_simplified(cands, task, cfg)))
     s_fits, s_taus = evaluate(cands, task.store_url, task.full(), task.accuracy, cfg.jobs, cfg.to_scalar, **cfg.memory())
     # validation scores once: they give the validation fitness and find semantic duplicates

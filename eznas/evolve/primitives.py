@@ -11,7 +11,7 @@ import random
 
 from deap import base, creator, gp, tools
 
-from eznas.program import AGGREGATORS, parse
+from eznas.program import AGGREGATORS, parse, split_factor
 from opset import OPS
 from stats_cache.schema import KINDS
 
@@ -73,8 +73,10 @@ def make_toolbox(min_depth=2, max_depth=10, tournament=4):
 
 def from_string(text):
     """A DEAP individual from a program string, built from our own parser's tokens (no
-    eval of any token); a program without a root aggregation gets ``layer_mean``."""
-    prefix = parse(text)
+    eval of any token); a program without a root aggregation gets ``layer_mean``.  An outer
+    ``times_flops`` is dropped: the run's config (``size_factor``) applies it to every
+    program alike."""
+    prefix = split_factor(parse(text))[0]
     if prefix[0] not in AGGREGATORS:
         prefix = ("layer_mean",) + prefix
     return creator.EznasProgram([PSET.mapping[t] for t in prefix])

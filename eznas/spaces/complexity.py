@@ -10,7 +10,8 @@ def count_params(model):
 
 def count_flops(model, input_shape=(1, 3, 32, 32)):
     """Multiply-accumulates of Conv2d and Linear layers for one input, in millions
-    (the convention NAS-Bench-201 calls FLOPs)."""
+    (the convention NAS-Bench-201 calls FLOPs); the input is made where the model's
+    parameters are."""
     total = [0]
 
     def conv_hook(m, inp, out):
@@ -29,7 +30,8 @@ def count_flops(model, input_shape=(1, 3, 32, 32)):
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(input_shape))
+            p = next(model.parameters(), None)
+            model(torch.zeros(input_shape, device=p.device if p is not None else "cpu"))
     finally:
         for h in handles:
             h.remove()
