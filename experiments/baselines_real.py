@@ -6,7 +6,11 @@ scores that NAS-Bench-Suite-Zero computed for the same networks (../shared/bench
 
 For each baseline: Kendall tau of our score with the benchmark's accuracy, the same-named
 reference proxy's tau on the same networks, and the rank agreement (Kendall tau) between
-ours and theirs.  Scores are appended to one CSV per baseline under --out (``eznas score``'s
+ours and theirs; then, on the shipped table's accuracies, tau among the top 10 % of networks
+by accuracy and the mean accuracy of the proxy's top 1 %.  ``--exclude RUN_OR_STORE``
+leaves out every network a search used (task networks of that store), so that a
+discovered program (``--baselines NAME,...``: any proxy name ``eznas score`` takes) is
+judged on networks it never saw, beside every baseline on the same ones.  Scores are appended to one CSV per baseline under --out (``eznas score``'s
 format and resume rules), so a stopped run continues where it was.  The networks are the
 first --n rows of the reference file, in its order.
 """
@@ -17,7 +21,7 @@ import sys
 
 import numpy as np
 
-from eznas.metrics import kendall
+from eznas.metrics import kendall, top_of_ranking
 from eznas.rowlog import read_rows
 from eznas.score import score_space
 from eznas.spaces.sources import input_shape, load_ground_truth
@@ -86,6 +90,8 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="folder of score CSVs (default runs/baselines/<space>-<dataset>)")
     p.add_argument("--resolution", type=int, default=None,
                    help="TransNAS-Bench-101 input size in px (default: the space's; needs --jobs 1)")
+    p.add_argument("--exclude", default=None, help="a run directory or statistics store: its networks of the space "
+                   "are left out of every figure")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     if a.resolution:
@@ -100,6 +106,13 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     load_ground_truth(a.space, a.dataset, ref_path)  # the reference file loads and its ids check
     rows = reference_rows(ref_path, a.n, a.space)
+    dropped = 0
+    if a.exclude:
+        from eznas.score import task_archs
+
+        seen = task_archs(a.exclude, a.space)
+        kept = [r for r in rows if str(naslib_id(a.space, r["arch"])) not in seen]
+        dropped, rows = len(rows) - len(kept), kept
     archs = [naslib_id(a.space, r["arch"]) for r in rows]
     gt = load_ground_truth(a.space, a.dataset)  # the shipped table: the networks to build
     indices = sorted({gt.index[str(arch)] for arch in archs})  # NB101's sample repeats cells: each scored once
@@ -109,8 +122,11 @@ def main(argv=None):
     lines = [f"## {a.space} / {a.dataset}: {len(indices)} networks (the first of {os.path.basename(ref_path)}); "
              f"data {a.data} at {input_shape(a.space, a.dataset)[1]} px, batch {a.batch} ({', '.join(KERNEL_BASED)}: "
              f"{a.kernel_batch}), seed {a.seed}",
-             "", "| baseline | ours: tau | reference: tau | networks | ours vs reference (Kendall) | ours: tau, shipped table |",
-             "|---|---|---|---|---|---|"]
+             "", "| baseline | ours: tau | reference: tau | networks | ours vs reference (Kendall) | ours: tau, shipped table "
+             "| tau in top 10 % (shipped) | top-1 % by proxy: mean accuracy (shipped) |",
+             "|---|---|---|---|---|---|---|---|"]
+    if dropped:
+        lines.insert(1, f"{dropped} of the first {a.n} rows are networks of {a.exclude} and are left out")
     if mism:
         lines.insert(1, f"{mism} of its rows give another accuracy than the shipped table (Kendall tau between the two "
                         f"{kendall(acc, shipped):.3f}); taus use each row's own, the last column the shipped table's")
@@ -129,7 +145,8 @@ def main(argv=None):
             cells = f"{t_ref:.3f} | {min(n_ours, n_ref)} | {agree:.3f}"
         else:
             cells = f"- | {n_ours} | -"
-        lines.append(f"| {name} | {t_ours:.3f} | {cells} | {_tau(ours, shipped)[0]:.3f} |")
+        top10, best1 = top_of_ranking(ours, shipped)
+        lines.append(f"| {name} | {t_ours:.3f} | {cells} | {_tau(ours, shipped)[0]:.3f} | {top10:.3f} | {best1:.2f} |")
         print(lines[-1], flush=True)
     text = "\n".join(lines)
     with open(os.path.join(out, "table.md"), "w") as f:

@@ -88,3 +88,20 @@ def summary(score, acc, ks=(10, 50), percents=(1, 10)):
         out[f"ndcg@top{name}"] = ndcg(score, acc, k) if ok else None
         out[f"best_rank@top{name}"] = best_ranking(score, acc, k) if ok else None
     return out
+
+
+def top_of_ranking(score, acc, top_share=0.10, pick_share=0.01):
+    """(Kendall tau among the top ``top_share`` of networks by accuracy, mean accuracy of
+    the top ``pick_share`` by ``score``), over the networks ``score`` is finite on (NaN
+    when fewer than 10 are; at least 3 networks for the tau, 1 for the pick).  NAS rewards
+    the top of a ranking: the first says whether a proxy orders the best networks, the
+    second what its best picks are worth."""
+    s, a = _arr(score), _arr(acc)
+    ok = np.isfinite(s)
+    s, a = s[ok], a[ok]
+    if len(a) < 10:
+        return float("nan"), float("nan")
+    top = _top(a, max(3, int(np.ceil(top_share * len(a)))))
+    best = _top(s, max(1, int(np.ceil(pick_share * len(a)))))
+    t = stats.kendalltau(s[top], a[top]).statistic
+    return float(t) if np.isfinite(t) else float("nan"), float(a[best].mean())

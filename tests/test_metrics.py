@@ -1,5 +1,8 @@
 import math
 
+import numpy as np
+from scipy import stats
+
 import pytest
 
 from eznas import metrics as M
@@ -45,3 +48,20 @@ def test_complexity_bias_sign():
     score = [50, 40, 30, 20, 10]  # ranks the cheapest first: overestimates low-FLOPs bins
     bias = M.complexity_bias(score, acc, flops, bins=5)
     assert bias[0] > 0 and bias[-1] < 0 and bias[2] == 0
+
+
+def test_top_of_ranking_known_answers():
+    from eznas.metrics import top_of_ranking
+
+    acc = np.arange(100.0)
+    assert top_of_ranking(acc, acc) == pytest.approx((1.0, 99.0))
+    assert top_of_ranking(-acc, acc) == pytest.approx((-1.0, 0.0))
+    # good overall, shuffled among the best 10: overall order says nothing about the top
+    score = acc.copy()
+    score[90:] = score[90:][[3, 7, 1, 9, 0, 5, 2, 8, 4, 6]]
+    tau, best = top_of_ranking(score, acc)
+    assert tau == pytest.approx(stats.kendalltau(score[90:], acc[90:]).statistic) and best == 93.0
+    score = acc.copy()
+    score[99] = np.nan  # a network the proxy cannot score is left out
+    assert top_of_ranking(score, acc) == pytest.approx((1.0, 98.0))
+    assert np.isnan(top_of_ranking(acc[:5], acc[:5])[0])
