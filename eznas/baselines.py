@@ -18,11 +18,13 @@ Proxies that compare samples within a batch (naswot, jacob_cov) need at least tw
 ``BATCH_SIZE`` holds the batch size their papers use.
 """
 import copy
+import functools
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from eznas.discovered import DISCOVERED
 from eznas.spaces.complexity import count_flops, count_params
 
 EZNAS_A = "frobenius_norm(sigmoid(logdet(sign(T1G_D))))"  # as the released code computes it
@@ -221,8 +223,11 @@ def eznas_a_paper(model, x, y=None, pattern="rcb", max_channels=None):
 # the baselines that are programs of the engine's language (scored on the same statistics)
 PROGRAM_BASELINES = {"eznas_a": f"layer_mean({EZNAS_A})", "eznas_a_sum": f"layer_sum({EZNAS_A})",
                      "eznas_a_paper": f"layer_mean({EZNAS_A_PAPER})"}
+# the discovered proxies the package ships (eznas/discovered.py): programs too
+PROGRAM_BASELINES.update({name: d["program"] for name, d in DISCOVERED.items()})
 LOSS_BASED = ("snip", "grasp", "fisher", "grad_norm")  # take labels and an optional loss_fn(output, labels)
 
 BASELINES = {"params": params, "flops": flops, "synflow": synflow, "snip": snip, "grasp": grasp, "fisher": fisher,
              "grad_norm": grad_norm, "jacob_cov": jacob_cov, "naswot": naswot, "eznas_a": eznas_a,
-             "eznas_a_sum": eznas_a_sum, "eznas_a_paper": eznas_a_paper}
+             "eznas_a_sum": eznas_a_sum, "eznas_a_paper": eznas_a_paper,
+             **{name: functools.partial(eznas_a, program=d["program"]) for name, d in DISCOVERED.items()}}

@@ -101,3 +101,23 @@ def test_a_search_with_size_factor_scores_and_exports_times_flops(tmp_path):
     assert row["search_min_tau"] == pytest.approx(times) and times != pytest.approx(plain)
     with pytest.raises(ValueError, match="size_factor"):
         Config(size_factor="params").check()
+
+
+def test_the_shipped_discovered_proxy_is_a_name_like_a_baseline():
+    import eznas
+    from eznas.discovered import DISCOVERED
+    from eznas.heldout import BASELINE_NAMES
+    from eznas.score import make_scorer
+
+    from eznas.spaces.sources import load_ground_truth
+
+    text = DISCOVERED["eznas_gf"]["program"]
+    assert split_factor(parse(text))[1] == "flops" and "eznas_gf" in BASELINE_NAMES
+    gt = load_ground_truth("nb201", "cifar10")
+    torch.manual_seed(0)
+    model, x = gt.build(gt.archs[7]), torch.randn(1, 3, 32, 32)
+    body = text[len("times_flops("):-1]
+    got = eznas.measures(model, x, ["eznas_gf", body])
+    assert got[body] > 0 and count_flops(model, (1, 3, 32, 32)) > 1
+    assert got["eznas_gf"] == pytest.approx(got[body] * count_flops(model, (1, 3, 32, 32)), rel=1e-12)
+    assert make_scorer("eznas_gf")(model, x) == pytest.approx(got["eznas_gf"], rel=1e-12)

@@ -1,0 +1,19 @@
+"""Proxies the engine discovered, shipped by name.
+
+A name here is usable wherever a baseline name is: ``eznas score --proxy NAME``,
+``eznas.measures(model, x, [NAME])``, ``eznas nas --proxy NAME``, ``eznas analyze NAME``,
+and every held-out table shows it beside the baselines.  Each is a program string (parsed,
+never executed) scored from the collector's statistics like any program, with the command
+that found it.  Figures: BENCHMARKS.md, "A discovered proxy for every real space (issue 24)".
+"""
+
+DISCOVERED = {
+    # per channel of each layer: the H x W pattern of where the gradient of the BN output is
+    # positive (data batch D), its determinant squashed to [0, 1) (sigmoid of log det: 0 for a
+    # singular pattern); averaged over channels and layers, times the network's FLOPs
+    "eznas_gf": {
+        "program": "times_flops(layer_mean(sigmoid(logdet(sign(greater_than_zero(T4G_D))))))",
+        "found_by": "eznas evolve --config overnight (seed 0; size_factor flops): program_0, ranked first on the "
+                    "validation networks",
+    },
+}
