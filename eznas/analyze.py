@@ -55,7 +55,7 @@ def resolve(program):
     try:
         parse(program)
     except ProgramError as e:
-        raise ValueError(f"PROGRAM {program!r} is neither a program, an EZNAS-A baseline nor a run directory: {e}") from None
+        raise ValueError(f"PROGRAM {program!r} is neither a program, a program baseline nor a run directory: {e}") from None
     return program, program, "mean"
 
 

@@ -43,8 +43,12 @@ def stored_taus(store_url, space, keys, accuracy, attrs, programs, how="mean", j
     """{"n": networks, name: Kendall tau} on stored networks ``keys`` of ``space`` for
     ``programs`` {name: program string} and every baseline (networks where a program
     fails are left out for it; a baseline missing from the networks' records is absent)."""
-    names = list(programs) + list(PROGRAM_BASELINES)
-    texts = [programs[n] for n in programs] + list(PROGRAM_BASELINES.values())
+    # a program baseline times an attribute the networks' records lack (times_flops on a store
+    # without FLOPs) is absent, as an attribute baseline is
+    usable = {n: t for n, t in PROGRAM_BASELINES.items()
+              if not (f := split_factor(parse(t))[1]) or all(attrs[k].get(f) is not None for k in keys)}
+    names = list(programs) + list(usable)
+    texts = [programs[n] for n in programs] + list(usable.values())
     acc = [accuracy[k] for k in keys]
     scores = score_items(store_url, texts, [(space, k) for k in keys], jobs, how, **memory)
     row = {"n": len(keys)}

@@ -118,3 +118,25 @@ def test_a_test_set_that_cannot_be_built_fails_before_the_search(tmp_path, synth
     code, _, err = cli(*args, "--test", "nats_sss:cifar10:5")  # no ground truth without a file
     assert code == 2 and "--test nats_sss:cifar10:5" in err
     assert not os.path.exists(tmp_path / "t" / "checkpoint.json")
+
+
+def test_final_ranking_on_validation_or_on_every_task_network(tmp_path, synthetic_store):
+    from eznas.evolve.search import search
+
+    orders = {}
+    for rank_on in ("validation", "task"):
+        cfg = Config(generations=1, population=8, mu=4, lambda_=8, spaces_per_gen=2, task_nets=20, validation_nets=6,
+                     max_depth=4, seed=2, store=synthetic_store, rank_on=rank_on)
+        res = search(cfg, str(tmp_path / rank_on), progress=False)
+        rows = json.load(open(os.path.join(res.run_dir, "hall_of_fame.json")))["programs"]
+        key = "task_min_tau" if rank_on == "task" else "validation_min_tau"
+        assert [r[key] for r in rows] == sorted((r[key] for r in rows), reverse=True)
+        # the task fitness is the minimum over spaces on search and validation networks together
+        task = Task(synthetic_store, seed=2, validation_nets=6, task_nets=20)
+        both = {s: task.nets[s] + task.validation[s] for s in task.spaces}
+        (fit,), _ = evaluate([rows[0]["program"]], synthetic_store, both, task.accuracy)
+        assert rows[0]["task_min_tau"] == pytest.approx(fit)
+        orders[rank_on] = [r["program"] for r in rows]
+    assert sorted(orders["task"]) == sorted(orders["validation"])  # the same programs, ranked two ways
+    with pytest.raises(ValueError, match="rank_on"):
+        Config(rank_on="search").check()

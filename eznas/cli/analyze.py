@@ -18,8 +18,9 @@ log = logging.getLogger("eznas.analyze")
 
 
 def add_arguments(p):
-    p.add_argument("program", help="a program string, a baseline of the EZNAS-A family (eznas_a, eznas_a_sum, "
-                                   "eznas_a_paper) or a run directory (RUN: its program_0, or RUN:program_k)")
+    p.add_argument("program", help="a program string, a program baseline (eznas_a, eznas_a_sum, eznas_a_paper), "
+                                   "a shipped discovered proxy (eznas_gf) or a run directory (RUN: its program_0, "
+                                   "or RUN:program_k)")
     p.add_argument("--draws", type=positive_int, default=64, help="random draws averaged per point")
     p.add_argument("--batch-size", type=positive_int, default=1, help="batch of the random activations")
     p.add_argument("--seed", type=int, default=0, help="seed of the random statistics and the network")

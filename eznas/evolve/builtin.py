@@ -20,7 +20,8 @@ DEFAULT_STORE = os.path.join("runs", "builtin-real-stats.zarr")
 TASK = (("nb201", "cifar10"), ("nb201", "cifar100"), ("tnb101_macro", "class_object"), ("tnb101_macro", "class_scene"),
         ("tnb101_micro", "class_object"), ("tnb101_micro", "class_scene"), ("nb101", "cifar10"))
 DEFAULTS = {"generations": 6, "population": 20, "mu": 10, "lambda_": 20, "spaces_per_gen": len(TASK),
-            "nets_per_space": 0, "task_nets": 40, "validation_nets": 12, "jobs": 2, "size_factor": "flops"}
+            "nets_per_space": 0, "task_nets": 40, "validation_nets": 12, "jobs": 2, "size_factor": "flops",
+            "rank_on": "task"}
 # a test row outside the task set for every space, and the test-only datasets (NB201 ImageNet16-120)
 DEFAULT_TESTS = ["nb201:cifar10:100", "nb201:cifar100:100", "nb201:imagenet16-120:100",
                  "tnb101_macro:class_object:60", "tnb101_macro:class_scene:60",

@@ -27,6 +27,7 @@ HELP = {  # one line per field: the command line's help and the README's config 
     "filter_nets": "search networks per space of the shape-only filter",
     "to_scalar": "how a layer's tensor becomes a number when a program leaves a tensor: mean or l2",
     "size_factor": "'flops': every program's network score is multiplied by the network's FLOPs (times_flops); '': as the paper",
+    "rank_on": "how the final hall of fame is ranked (program_0 first): validation (min tau on validation networks) or task (on every task network, search and validation)",
     "seed": "seed of the search (sampling, variation, splits)",
     "jobs": "worker processes evaluating programs (results do not depend on it)",
     "backend": "loky, threading, sequential or dask",
@@ -60,6 +61,7 @@ class Config:
     filter_nets: int = 2  # per space, search networks of the validity filter
     to_scalar: str = "mean"
     size_factor: str = ""  # "flops": programs are scored as times_flops(program) (BENCHMARKS: issue 24)
+    rank_on: str = "validation"  # "task": rank the final programs on every task network (BENCHMARKS: issue 24)
     seed: int = 0
     jobs: int = 1
     backend: str = "loky"
@@ -123,6 +125,8 @@ class Config:
         if self.validation_nets > self.task_nets - 8:
             raise ValueError(f"config field 'validation_nets' ({self.validation_nets}) must leave at least 8 search "
                              f"networks of 'task_nets' ({self.task_nets})")
+        if self.rank_on not in ("validation", "task"):
+            raise ValueError(f"config field 'rank_on' must be 'validation' or 'task', got {self.rank_on!r}")
         if self.size_factor not in ("", "flops"):
             raise ValueError(f"config field 'size_factor' must be '' or 'flops', got {self.size_factor!r}")
         if self.to_scalar not in ("mean", "l2"):
