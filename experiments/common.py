@@ -59,3 +59,15 @@ def run_measured(cmd, interval=0.2):
     done.set()
     th.join()
     return rc, time.perf_counter() - t0, peak[0]
+
+
+def named_programs(parser, specs):
+    """{name: program string} from ``--program NAME=PROGRAM`` arguments (a malformed one is
+    the parser's error, naming it)."""
+    out = {}
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        if not sep or not name:
+            parser.error(f"--program {spec!r}: expected NAME=PROGRAM")
+        out[name] = text
+    return out

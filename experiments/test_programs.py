@@ -16,10 +16,14 @@ accuracy, and the mean accuracy of the top 1 % by the score.  Rows are kept in
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 
-from eznas import heldout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import named_programs  # noqa: E402
+
+from eznas import heldout  # noqa: E402
 from eznas.evolve.config import Config
 from eznas.evolve.finish import plan_tests
 from eznas.evolve.rundir import read_json
@@ -37,12 +41,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     raw = read_json(os.path.join(a.run, "config.json"), "run config")
     cfg = Config.from_sources(overrides={**raw, **({"tests": a.tests} if a.tests is not None else {})})
-    programs = {}
-    for spec in a.program:
-        name, sep, text = spec.partition("=")
-        if not sep:
-            p.error(f"--program {spec!r}: expected NAME=PROGRAM")
-        programs[name] = text
+    programs = named_programs(p, a.program)
     out = a.out or os.path.join(a.run, "tests-extra")
     os.makedirs(out, exist_ok=True)
     task = Task(cfg.store, cfg.spaces, cfg.task_nets, cfg.validation_nets, cfg.seed, cfg.filter_nets)

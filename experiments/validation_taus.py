@@ -11,10 +11,14 @@ Kendall tau, then the minimum over spaces.
 """
 import argparse
 import os
+import sys
 
 import numpy as np
 
-from eznas import heldout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import named_programs  # noqa: E402
+
+from eznas import heldout  # noqa: E402
 from eznas.evolve.rundir import read_json
 from eznas.evolve.task import Task
 
@@ -26,12 +30,7 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=2)
     a = p.parse_args(argv)
     cfg = read_json(os.path.join(a.run, "config.json"), "run config")
-    programs = {}
-    for spec in a.program:
-        name, sep, text = spec.partition("=")
-        if not sep:
-            p.error(f"--program {spec!r}: expected NAME=PROGRAM")
-        programs[name] = text
+    programs = named_programs(p, a.program)
     task = Task(cfg["store"], cfg["spaces"], cfg["task_nets"], cfg["validation_nets"], cfg["seed"], cfg["filter_nets"])
     rows = heldout.validation_taus(task, programs, cfg.get("to_scalar", "mean"), a.jobs)
     res = {f"{s} validation": r for s, r in rows.items()}

@@ -129,13 +129,14 @@ def test_final_ranking_on_validation_or_on_every_task_network(tmp_path, syntheti
                      max_depth=4, seed=2, store=synthetic_store, rank_on=rank_on)
         res = search(cfg, str(tmp_path / rank_on), progress=False)
         rows = json.load(open(os.path.join(res.run_dir, "hall_of_fame.json")))["programs"]
-        key = "task_min_tau" if rank_on == "task" else "validation_min_tau"
-        assert [r[key] for r in rows] == sorted((r[key] for r in rows), reverse=True)
+        rank = [r["task_min_tau"] + r["task_mean_tau"] if rank_on == "task" else r["validation_min_tau"] for r in rows]
+        assert rank == sorted(rank, reverse=True)
         # the task fitness is the minimum over spaces on search and validation networks together
         task = Task(synthetic_store, seed=2, validation_nets=6, task_nets=20)
         both = {s: task.nets[s] + task.validation[s] for s in task.spaces}
-        (fit,), _ = evaluate([rows[0]["program"]], synthetic_store, both, task.accuracy)
+        (fit,), (taus,) = evaluate([rows[0]["program"]], synthetic_store, both, task.accuracy)
         assert rows[0]["task_min_tau"] == pytest.approx(fit)
+        assert rows[0]["task_mean_tau"] == pytest.approx(np.mean(list(taus.values())))
         orders[rank_on] = [r["program"] for r in rows]
     assert sorted(orders["task"]) == sorted(orders["validation"])  # the same programs, ranked two ways
     with pytest.raises(ValueError, match="rank_on"):

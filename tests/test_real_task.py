@@ -1,6 +1,7 @@
 """The default task on real benchmarks, the channel limit of wide layers' statistics, and
 programs scored on Conv-BN-ReLU spaces."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -167,3 +168,17 @@ def test_nas_and_analyze_run_on_the_new_spaces(tmp_path, cli):
     assert code == 0, err
     text = (tmp_path / "an" / "analyze.md").read_text()
     assert "Per-layer contributions on nb101" in text and text.count("| layers.") >= 9  # a layer row per convolution
+
+
+def test_builtin_store_of_another_seed_says_to_pass_it_as_the_store(tmp_path):
+    import numpy as np
+
+    from eznas.evolve.builtin import ensure_builtin_store
+    from stats_cache.store import StatsStore
+    from tests.conftest import fake_layers
+
+    url = str(tmp_path / "stats.zarr")
+    store = StatsStore(url, "a", config={"synthetic": True, "dtype": "float32", "seed": 0})
+    store.write_network("nb201-cifar10", "n000000", fake_layers(np.random.default_rng(0), 90.0), {"accuracy": 90.0})
+    with pytest.raises(ValueError, match=r"seed 0 .*--store " + re.escape(url)):
+        ensure_builtin_store(url, 5, seed=1, progress=False)

@@ -89,6 +89,18 @@ def ensure_builtin_store(url, n, seed=0, progress=True, log=print):
     """Collect ``n`` networks of every built-in task space into ``url`` (skipping done
     ones); returns the store keys."""
     keys = []
+    if os.path.isdir(url):
+        try:
+            held = StatsStore(url, "r")
+            seeds = {k: held.space_config(k).get("seed") for k in held.spaces()}
+        except (SchemaError, ValueError, OSError):
+            seeds = {}  # an older or damaged store: _open and the store's own checks say what to do
+        other = sorted(k for k, v in seeds.items() if v is not None and v != seed)
+        if other:
+            raise ValueError(f"{url} holds the networks and statistics of seed {seeds[other[0]]} ({', '.join(other)}); "
+                             f"to search them with seed {seed} pass --store {url} (a search seed draws its own "
+                             f"search / validation split and test sets), or give another store for networks "
+                             f"collected with seed {seed}")
     for space, dataset in available():
         cfg = collection_config(default_data(space), 1, seed, "float32", space_pattern(space), "sum",
                                 max_channels=space_max_channels(space))

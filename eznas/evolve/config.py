@@ -27,7 +27,7 @@ HELP = {  # one line per field: the command line's help and the README's config 
     "filter_nets": "search networks per space of the shape-only filter",
     "to_scalar": "how a layer's tensor becomes a number when a program leaves a tensor: mean or l2",
     "size_factor": "'flops': every program's network score is multiplied by the network's FLOPs (times_flops); '': as the paper",
-    "rank_on": "how the final hall of fame is ranked (program_0 first): validation (min tau on validation networks) or task (on every task network, search and validation)",
+    "rank_on": "how the final hall of fame is ranked (program_0 first): validation (min tau on validation networks) or task (minimum plus mean over spaces of tau on every task network, search and validation)",
     "seed": "seed of the search (sampling, variation, splits)",
     "jobs": "worker processes evaluating programs (results do not depend on it)",
     "backend": "loky, threading, sequential or dask",
