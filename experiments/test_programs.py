@@ -53,14 +53,16 @@ def main(argv=None):
         rows = None
         if os.path.exists(path):
             kept = read_json(path, "test rows")
-            if kept.get("programs") == programs and kept.get("indices") == idx:
+            if (kept.get("programs") == programs and kept.get("indices") == idx and kept.get("data") == data_cfg
+                    and kept.get("columns") == cols and kept.get("to_scalar") == cfg.to_scalar):
                 rows = kept["rows"]
         if rows is None:
             print(f"{spec}: {len(idx)} networks outside the task's {n_excl} (data {data_cfg.get('data')}, batch "
                   f"{data_cfg.get('batch_size')})", flush=True)
             rows = heldout.stream_test(gt, idx, programs, data_cfg, cfg.to_scalar, a.jobs)
             with open(path + ".tmp", "w") as f:
-                json.dump({"programs": programs, "indices": idx, "rows": rows}, f)
+                json.dump({"programs": programs, "indices": idx, "data": data_cfg, "columns": cols,
+                           "to_scalar": cfg.to_scalar, "rows": rows}, f)
             os.replace(path + ".tmp", path)
         acc = [r["accuracy"] for r in rows]
         taus = heldout.taus_of_rows(rows, cols)

@@ -36,7 +36,9 @@ def main(argv=None):
     res = {f"{s} validation": r for s, r in rows.items()}
     cols = list(programs) + list(heldout.BASELINE_NAMES)
     res["minimum over spaces"] = {"n": sum(r["n"] for r in rows.values()),
-                                  **{c: min(r.get(c, np.nan) for r in rows.values()) for c in cols}}
+                                  **{c: min(r.get(c, np.nan) for r in rows.values())  # NaN if any space lacks it
+                                     if all(np.isfinite(r.get(c, np.nan)) for r in rows.values()) else np.nan
+                                     for c in cols}}
     print(heldout.table(res, list(programs)))
     return 0
 

@@ -193,6 +193,10 @@ def proxy_identity(proxy):
     if file and os.path.isfile(file[0]):
         with open(file[0], "rb") as f:
             return {"proxy": proxy, "proxy_sha256": hashlib.sha256(f.read()).hexdigest()[:16]}
+    from eznas.discovered import DISCOVERED
+
+    if proxy in DISCOVERED:  # a shipped name: what it computes, should a release change it
+        return {"proxy": proxy, "program": DISCOVERED[proxy]["program"]}
     return {"proxy": proxy}
 
 

@@ -121,3 +121,18 @@ def test_the_shipped_discovered_proxy_is_a_name_like_a_baseline():
     assert got[body] > 0 and count_flops(model, (1, 3, 32, 32)) > 1
     assert got["eznas_gf"] == pytest.approx(got[body] * count_flops(model, (1, 3, 32, 32)), rel=1e-12)
     assert make_scorer("eznas_gf")(model, x) == pytest.approx(got["eznas_gf"], rel=1e-12)
+
+
+def test_test_sets_leave_out_the_networks_a_shipped_proxy_was_chosen_on(synthetic_store):
+    from eznas.collection import sample_indices
+    from eznas.discovered import seen_archs
+    from eznas.evolve.finish import plan_tests
+    from eznas.evolve.task import Task
+    from eznas.spaces.sources import load_ground_truth
+
+    gt = load_ground_truth("nb201", "cifar10")
+    seen = seen_archs("nb201")  # the built-in task's first 100 NB201 networks (seed 0)
+    assert seen == {str(gt.archs[i]) for i in sample_indices(len(gt), 100, 0)}
+    cfg = Config(tests=["nb201:cifar10:3000"], task_nets=20, validation_nets=6)
+    (_, _, idx, _, n_excl), = plan_tests(cfg, Task(synthetic_store, task_nets=20, validation_nets=6))
+    assert n_excl == 100 and len(idx) == 3000 and not seen & {str(gt.archs[i]) for i in idx}

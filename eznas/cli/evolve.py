@@ -107,11 +107,16 @@ def run(a):
 
     cfg, rundir = config_from(a)
     result = search(cfg, rundir, progress=not a.quiet)
-    print("\nbest programs, ranked on validation networks the search never used (min tau over spaces):")
+    if cfg.rank_on == "task":
+        print("\nbest programs, ranked on every task network (min + mean over spaces of tau; the test sets are the "
+              "networks no part of the search saw):")
+    else:
+        print("\nbest programs, ranked on validation networks the search never used (min tau over spaces):")
     for r in result.rows[:5]:
-        print(f"  {r['function'] or '':9s} validation {r['validation_min_tau']:+.3f}  search {r['search_min_tau']:+.3f}  "
-              f"{r['program']}")
+        task = f"task {r['task_min_tau']:+.3f}  " if cfg.rank_on == "task" else ""
+        print(f"  {r['function'] or '':9s} {task}validation {r['validation_min_tau']:+.3f}  search "
+              f"{r['search_min_tau']:+.3f}  {r['program']}")
     print("\nheld-out Kendall tau, programs beside baselines on the same networks:")
     print(result.heldout)
-    print(f"\nexported programs (program_0 = best on validation): {rundir.file('programs.py')}")
+    print(f"\nexported programs (program_0 = ranked first): {rundir.file('programs.py')}")
     print(f"log, checkpoint, hall of fame, held-out table, fitness plot: {rundir.path}")

@@ -53,11 +53,16 @@ class Evolution:
     def seeded(self):
         """The config's seed programs that pass the validity filter (a program string that
         does not parse is an error naming it)."""
-        from eznas.program import ProgramError
+        from eznas.program import ProgramError, parse, split_factor
 
         out = []
         for text in self.cfg.seed_programs:
             try:
+                factor = split_factor(parse(text))[1]
+                if factor and factor != self.cfg.size_factor:  # without one, the search's factor applies
+                    raise ValueError(f"config field 'seed_programs': {text!r} is times_{factor}, a search of "
+                                     f"size_factor {self.cfg.size_factor!r} would drop that: give size_factor "
+                                     f"'{factor}', or the program without the factor")
                 ind = from_string(text)
             except (ProgramError, KeyError) as e:
                 raise ValueError(f"config field 'seed_programs': {text!r} is not a program ({e})") from None
@@ -117,7 +122,7 @@ class Evolution:
         self.log.append({"gen": self.gen, "best": round(max(fits), 6), "median": round(statistics.median(fits), 6),
                          "best_validation": round(vfit[0], 6) if vfit[0] is not None else "",
                          "valid_offspring": n_valid_off, "offspring": n_off, "evaluated": n_eval,
-                         "seconds": round(time.perf_counter() - t0, 3), "best_program": str(best)})
+                         "seconds": round(time.perf_counter() - t0, 3), "best_program": self.cfg.program(str(best))})
         self.run.save_checkpoint(self.state())
         self.run.write_log(self.log)
 

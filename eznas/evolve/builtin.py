@@ -98,9 +98,8 @@ def ensure_builtin_store(url, n, seed=0, progress=True, log=print):
         other = sorted(k for k, v in seeds.items() if v is not None and v != seed)
         if other:
             raise ValueError(f"{url} holds the networks and statistics of seed {seeds[other[0]]} ({', '.join(other)}); "
-                             f"to search them with seed {seed} pass --store {url} (a search seed draws its own "
-                             f"search / validation split and test sets), or give another store for networks "
-                             f"collected with seed {seed}")
+                             f"to search them with seed {seed}, name a config and the store: --config <preset or TOML> "
+                             f"--store {url} (a search seed draws its own search / validation split and test sets)")
     for space, dataset in available():
         cfg = collection_config(default_data(space), 1, seed, "float32", space_pattern(space), "sum",
                                 max_channels=space_max_channels(space))

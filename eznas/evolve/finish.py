@@ -4,6 +4,7 @@ validation networks and on test sets outside the task), plot, summary."""
 import numpy as np
 
 from eznas import heldout
+from eznas.discovered import seen_archs
 from eznas.export import export_file
 from eznas.fitness import fitness_from_scores
 from eznas.parallel import score_items
@@ -119,6 +120,7 @@ def plan_tests(cfg, task):
             raise ValueError(f"--test {spec}: {e}") from None
         same = [s for s in task.spaces if heldout.base_space(s) == space]
         exclude = set().union(*(archs[s] for s in same)) if same else set()
+        exclude |= seen_archs(space)  # and every network a shipped proxy (a table column) was chosen on
         # collected as the store collected the task's networks of that space (the same dataset's first)
         source = next((s for s in same if s == f"{space}-{dataset}"), same[0] if same else None)
         data_cfg = dict(store.space_config(source)) if source else {}

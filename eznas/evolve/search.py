@@ -40,6 +40,12 @@ def search(cfg, run=None, progress=True):
     if not os.path.exists(run.file("config.json")):
         run.write_config(cfg.to_dict())
     task = Task(cfg.store, cfg.spaces, cfg.task_nets, cfg.validation_nets, cfg.seed, cfg.filter_nets)
+    if cfg.size_factor:  # every task network must carry the factor's attribute: fail now, not in a worker
+        lacking = [(s, k) for s in task.spaces for k, a in task.attrs[s].items() if a.get(cfg.size_factor) is None]
+        if lacking:
+            raise ValueError(f"config field 'size_factor' is {cfg.size_factor!r}, but {len(lacking)} networks of "
+                             f"{cfg.store} have no recorded {cfg.size_factor} (e.g. {lacking[0][0]}/{lacking[0][1]}); "
+                             f"collect them with eznas collect, or set size_factor = ''")
     plan_tests(cfg, task)  # a test set that cannot be built fails now, not after the search
     log.info(f"run directory: {run.path}; spaces: {', '.join(task.spaces)} "
              f"({', '.join(str(len(v)) for v in task.nets.values())} networks)")
