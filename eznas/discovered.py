@@ -24,19 +24,3 @@ DISCOVERED = {
     },
 }
 
-
-def seen_archs(space):
-    """Architecture ids of ``space`` that some shipped proxy was evolved or ranked on (the
-    built-in task's networks of its search): figures of those proxies are only honest on
-    other networks, so test sets leave these out."""
-    from eznas.collection import sample_indices
-    from eznas.evolve.builtin import TASK
-    from eznas.spaces.sources import load_ground_truth
-
-    out = set()
-    for d in DISCOVERED.values():
-        for sp, ds in TASK:
-            if sp == space:
-                gt = load_ground_truth(sp, ds)
-                out |= {str(gt.archs[i]) for i in sample_indices(len(gt), d["task_nets"], d["seed"])}
-    return out

@@ -125,7 +125,7 @@ def test_the_shipped_discovered_proxy_is_a_name_like_a_baseline():
 
 def test_test_sets_leave_out_the_networks_a_shipped_proxy_was_chosen_on(synthetic_store):
     from eznas.collection import sample_indices
-    from eznas.discovered import seen_archs
+    from eznas.evolve.builtin import seen_archs
     from eznas.evolve.finish import plan_tests
     from eznas.evolve.task import Task
     from eznas.spaces.sources import load_ground_truth

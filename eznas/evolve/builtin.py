@@ -108,3 +108,18 @@ def ensure_builtin_store(url, n, seed=0, progress=True, log=print):
             collect_space(gt, store, sample_indices(len(gt), n, seed), seed, "cpu", progress)
         keys.append(store_key(space, dataset))
     return keys
+
+
+def seen_archs(space):
+    """Architecture ids of ``space`` that a shipped proxy (eznas/discovered.py) was evolved or
+    ranked on: the built-in task's networks of its search.  Its figures are honest only on
+    other networks, so test sets leave these out."""
+    from eznas.discovered import DISCOVERED
+
+    out = set()
+    for d in DISCOVERED.values():
+        for sp, ds in TASK:
+            if sp == space:
+                gt = load_ground_truth(sp, ds)
+                out |= {str(gt.archs[i]) for i in sample_indices(len(gt), d["task_nets"], d["seed"])}
+    return out

@@ -4,7 +4,7 @@ validation networks and on test sets outside the task), plot, summary."""
 import numpy as np
 
 from eznas import heldout
-from eznas.discovered import seen_archs
+from eznas.evolve.builtin import seen_archs
 from eznas.export import export_file
 from eznas.fitness import fitness_from_scores
 from eznas.parallel import score_items
