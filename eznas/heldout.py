@@ -173,3 +173,40 @@ def table(results, program_names):
         cells = [f"{row[c]:.3f}" if c in row and np.isfinite(row[c]) else "-" for c in cols]
         lines.append(f"| {label} | {row['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+SIZE_BASELINES = ("params", "flops")
+
+
+def verdict(results, program="program_0"):
+    """One line that says whether ``program`` is worth using: on how many held-out rows
+    (test sets; validation rows when no test set ran) it beats both #params and FLOPs, and
+    where another baseline of the table beats it (the largest gaps first)."""
+    rows = {k: v for k, v in results.items() if k.endswith(" test")}
+    where = "test"
+    if not rows:
+        rows, where = {k: v for k, v in results.items() if k.endswith(" validation")}, "validation"
+    rows = {k: v for k, v in rows.items() if np.isfinite(v.get(program, np.nan))}
+    if not rows:
+        return f"verdict: {program} has no finite held-out tau to judge"
+    beats = [k for k, v in rows.items() if all(v[program] > v.get(b, -np.inf) or not np.isfinite(v.get(b, np.nan))
+                                               for b in SIZE_BASELINES)]
+    losses = []
+    for k, v in rows.items():
+        others = {b: v[b] for b in BASELINE_NAMES if b not in SIZE_BASELINES and np.isfinite(v.get(b, np.nan))}
+        if others:
+            best = max(others, key=others.get)
+            if others[best] > v[program]:
+                losses.append((others[best] - v[program], k, best, others[best], v[program]))
+    line = f"verdict: {program} beats params and flops on {len(beats)} of {len(rows)} held-out {where} rows"
+    size_losses = [k for k in rows if k not in beats]
+    if size_losses:
+        line += " (not on " + ", ".join(k.removesuffix(f" {where}") for k in size_losses) + ")"
+    if losses:
+        losses.sort(reverse=True)
+        shown = "; ".join(f"{k.removesuffix(f' {where}')} {b} {t:.3f} vs {p:.3f}" for _, k, b, t, p in losses[:3])
+        more = f" and {len(losses) - 3} more" if len(losses) > 3 else ""
+        line += f"; loses to another baseline on {len(losses)}: {shown}{more}"
+    else:
+        line += "; no other baseline of the table beats it on any of them"
+    return line

@@ -255,10 +255,11 @@ def layer_settings(gt):
     return out
 
 
-def report(csv_path, title="", archs=None, about=""):
+def report(csv_path, title="", archs=None, about="", name=""):
     """Metrics of the rows of ``csv_path`` (only those of ``archs`` when given: exactly
     the networks asked for, whatever earlier runs appended), written as a markdown report
-    and a scatter plot beside it; ``about`` (data, batch size, seed) goes under the title."""
+    and a scatter plot beside it; ``about`` (data, batch size, seed) goes under the title.
+    ``m["verdict"]``: the proxy (``name``) against #params and FLOPs on the same rows."""
     rows = read_rows(csv_path)
     if archs is not None:
         want = {str(x) for x in archs}
@@ -270,14 +271,31 @@ def report(csv_path, title="", archs=None, about=""):
     bias = metrics.complexity_bias(s[ok], a[ok], np.array([float(r["flops"]) for r in rows])[ok])
     lines = [f"# {title or os.path.basename(csv_path)}", "", about, "",
              f"networks: {len(rows)} ({int((~ok).sum())} non-finite scores left out)", "",
-             "| metric | value |", "|---|---|"] + [f"| {k} | {'n/a' if v is None else f'{v:.4f}'} |" for k, v in m.items()]
+             "| metric | value |", "|---|---|"] + [f"| {k} | {'n/a' if v is None else f'{v:.4f}'} |" for k, v in m.items()]  # before the verdict
     lines += ["", "complexity bias (mean rank gain per FLOPs quintile, + = overestimated): " +
               ", ".join(f"{b:+.3f}" for b in bias)]
+    m["verdict"] = size_verdict(name or "the proxy", m["kendall"],
+                                {c: metrics.kendall(np.array([float(r[c]) for r in rows])[ok], a[ok])
+                                 for c in ("params", "flops")}, int(ok.sum()))
+    lines += ["", m["verdict"]]
     md = os.path.splitext(csv_path)[0] + ".md"
     with open(md, "w") as f:
         f.write("\n".join(lines) + "\n")
     scatter(s[ok], a[ok], os.path.splitext(csv_path)[0] + ".png", f"{title}\nKendall tau {m['kendall']:.3f}, n = {int(ok.sum())}")
     return m, md
+
+
+def size_verdict(name, tau, size_taus, n):
+    """'verdict: NAME (tau 0.61) beats params (0.53) and flops (0.56) on these N networks',
+    or which size count beats it."""
+    if tau is None or not np.isfinite(tau):
+        return f"verdict: {name} has no Kendall tau on these {n} networks"
+    cells = " and ".join(f"{c} ({'n/a' if t is None else f'{t:.3f}'})" for c, t in size_taus.items())
+    lost = [c for c, t in size_taus.items() if t is not None and np.isfinite(t) and t >= tau]
+    if not lost:
+        return f"verdict: {name} (tau {tau:.3f}) beats {cells} on these {n} networks"
+    return (f"verdict: {name} (tau {tau:.3f}) does not beat {' or '.join(lost)} on these {n} networks "
+            f"({cells}): counting size ranks them as well")
 
 
 def scatter(s, a, path, title=""):

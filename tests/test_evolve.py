@@ -99,6 +99,10 @@ def test_two_plus_resume_two_equals_four_and_cli_smoke(tmp_path, synthetic_store
     main(common + ["--generations", "4", "--name", "four"])
     out = main(common + ["--generations", "2", "--name", "two"])
     assert "programs.py" in out and "best programs" in out
+    last = out.rstrip().splitlines()[-1]  # the verdict closes the run, as in heldout.md and the hall of fame
+    assert last.startswith("verdict: program_0 beats params and flops on ")
+    assert open(tmp_path / "two" / "heldout.md").read().rstrip().endswith(last)
+    assert json.load(open(tmp_path / "two" / "hall_of_fame.json"))["verdict"] == last
     main(["--resume", str(tmp_path / "two"), "--generations", "4", "--quiet"])
     four = json.load(open(tmp_path / "four" / "checkpoint.json"))
     two = json.load(open(tmp_path / "two" / "checkpoint.json"))

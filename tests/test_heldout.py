@@ -39,3 +39,18 @@ def test_test_sets_are_disjoint_from_the_task_and_specs_are_checked():
         with pytest.raises(ValueError, match="--test"):
             heldout.parse_test(bad)
     assert heldout.base_space("nb201-imagenet16-120") == "nb201"
+
+
+def test_verdict_counts_test_rows_against_size_and_names_the_largest_losses():
+    from eznas.heldout import verdict
+
+    res = {"nb201-cifar10 validation": {"n": 12, "program_0": 0.9, "params": 0.1, "flops": 0.1},
+           "nb201/cifar10 test": {"n": 100, "program_0": 0.474, "params": 0.5, "flops": 0.3, "eznas_a_sum": 0.679},
+           "nb101/cifar10 test": {"n": 60, "program_0": 0.6, "params": 0.5, "flops": 0.55, "synflow": 0.62},
+           "tnb101_macro/class_object test": {"n": 60, "program_0": 0.7, "params": 0.1, "flops": 0.6, "eznas_a": 0.2}}
+    v = verdict(res)  # test rows only: validation rows are not counted where test sets ran
+    assert v.startswith("verdict: program_0 beats params and flops on 2 of 3 held-out test rows (not on nb201/cifar10)")
+    assert v.endswith("loses to another baseline on 2: nb201/cifar10 eznas_a_sum 0.679 vs 0.474; nb101/cifar10 synflow 0.620 vs 0.600")
+    only_val = {k: r for k, r in res.items() if k.endswith("validation")}
+    assert verdict(only_val) == ("verdict: program_0 beats params and flops on 1 of 1 held-out validation rows; "
+                                 "no other baseline of the table beats it on any of them")

@@ -38,6 +38,8 @@ def test_score_resume_with_other_settings_is_refused_and_reports_cover_the_reque
     md = open(out[:-4] + ".md").read()
     assert "networks: 5 " in md and "5 networks of bench_sss/digits sampled with seed 0" in md
     assert "| precision@top10nets | n/a |" in md  # 5 networks: a top-10 metric says nothing
+    # the verdict: #params judged against itself cannot beat it
+    assert md.rstrip().splitlines()[-1].startswith("verdict: params (tau ") and "does not beat params" in md
 
 
 def test_bad_proxy_is_a_clear_error():

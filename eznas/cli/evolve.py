@@ -120,3 +120,4 @@ def run(a):
     print(result.heldout)
     print(f"\nexported programs (program_0 = ranked first): {rundir.file('programs.py')}")
     print(f"log, checkpoint, hall of fame, held-out table, fitness plot: {rundir.path}")
+    print(f"\n{result.verdict}")

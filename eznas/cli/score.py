@@ -68,5 +68,7 @@ def run(a):
              f"excluded); data {data}, batch size {batch}, device {device}")
     log.info("scoring " + about)
     score_space(a.proxy, gt, idx, a.out, data, batch, a.seed, device, progress=not a.quiet, jobs=a.jobs)
-    m, md = report(a.out, f"{a.proxy} on {a.space}/{gt.dataset}", archs=[gt.archs[i] for i in idx], about=about)
+    m, md = report(a.out, f"{a.proxy} on {a.space}/{gt.dataset}", archs=[gt.archs[i] for i in idx], about=about,
+                   name=a.proxy)
     print(f"kendall {m['kendall']:.4f}  spearman {m['spearman']:.4f}  networks {n}  report: {md}")
+    print(m["verdict"])

@@ -95,8 +95,9 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print):
                "ranking": ("min + mean over spaces of tau on every task network (search and validation)" if cfg.rank_on == "task"
                     else "validation min tau (networks never used by selection); ties by search fitness"),
                "held_out": results, "programs": rows}
+    summary["verdict"] = heldout.verdict(results) if shown else "verdict: no program to judge"
     run.write_json("hall_of_fame.json", summary)
-    md = heldout.table(results, list(shown))
+    md = heldout.table(results, list(shown)) + "\n\n" + summary["verdict"]  # the verdict is the last line
     with open(run.file("heldout.md"), "w") as f:
         f.write(md + "\n")
     plot(run, results)

@@ -17,7 +17,8 @@ log = logging.getLogger("eznas.evolve")
 class SearchResult:
     run_dir: str
     rows: list  # hall of fame, best on validation networks first (hall_of_fame.json "programs")
-    heldout: str  # the held-out table (markdown), as in heldout.md
+    heldout: str  # the held-out table (markdown), as in heldout.md, without its verdict line
+    verdict: str = ""  # program_0 against #params, FLOPs and the other baselines on the held-out rows
 
     @property
     def programs_file(self):
@@ -57,4 +58,5 @@ def search(cfg, run=None, progress=True):
                   f"resume with: eznas evolve --resume {run.path}")
         raise
     rows, md = finish(cfg, task, run, pop, hof, log=log.info)
-    return SearchResult(run.path, rows, md)
+    table, _, verdict = md.rpartition("\n\n")
+    return SearchResult(run.path, rows, table, verdict)
