@@ -2,6 +2,7 @@
 how each is built and measured, and the loop that writes them (``eznas collect`` is its
 command line).  Networks already complete in the store are skipped, so an interrupted
 collection resumes."""
+import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from tqdm import tqdm
 from eznas.baselines import BASELINES
 from eznas.spaces.complexity import count_flops, count_params
 from eznas.spaces.sources import input_shape
-from stats_cache.collect import collect
+from stats_cache.collect import cancelled_layers, collect
 from eznas.inputs import load_batch
 from stats_cache.store import net_key
 
@@ -78,6 +79,7 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
     store.open_space(key_space)
     todo = [i for i in indices if not store.is_complete(key_space, net_key(i))]
     t0, written, nbytes = time.perf_counter(), 0, 0
+    cancelled = []  # (network, layers whose BatchNorm cancelled the backward signal, layers)
     # one writer thread: network i is compressed and written while network i+1 is collected
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending = []
@@ -86,6 +88,9 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
                                                 max_channels=cfg.get("max_channels"))
             attrs = {"arch": gt.archs[i], "index": int(i), "accuracy": float(gt.accuracy[i]), **size_attrs,
                      "seed": seed, "batch_size": cfg["batch_size"]}
+            lost = cancelled_layers(stats, "D")
+            if lost:
+                cancelled.append((i, len(lost), len(stats)))
             while len(pending) >= 2:  # bound the statistics waiting to be written
                 nbytes += pending.pop(0).result()
                 written += 1
@@ -93,4 +98,12 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
         for f in pending:
             nbytes += f.result()
             written += 1
+    if cancelled:  # one line per collection, not one per network
+        logging.getLogger("eznas.collect").warning(
+            f"{key_space}: in {len(cancelled)} of {len(todo)} networks collected, a BatchNorm received the same gradient "
+            f"at every position and batch element (e.g. BatchNorm then global pooling, with the loss giving every "
+            f"batch element the same gradient) and cancelled it, in {sum(c for _, c, _ in cancelled)} layers in all "
+            f"(network {cancelled[0][0]}: {cancelled[0][1]} of {cancelled[0][2]}); the gradient statistics (T*G) "
+            f"of those layers and of the layers feeding only them are rounding noise, which differs between "
+            f"machines and thread counts (stats_cache.collect.cancelled_layers)")
     return written, nbytes, time.perf_counter() - t0

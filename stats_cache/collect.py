@@ -152,6 +152,31 @@ def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_
     return stats
 
 
+def cancelled_layers(stats, x="D", rtol=1e-4):
+    """Indices of the layers whose backward signal was lost for input ``x``: the gradient
+    reaching the BatchNorm's output (T4G) is zero, or the same at every batch element and
+    position of each channel.  A train-mode BatchNorm subtracts that mean exactly, so its
+    input gradient, and every gradient statistic upstream of it, is then rounding noise
+    (about 1e-9 of the signal), whose values differ between machines and thread counts.
+    It happens where a BatchNorm feeds global pooling with no nonlinearity between (the
+    residual blocks of TransNAS-Bench-101 macro) and the loss gives every batch element the
+    same gradient: the sum of the logits at any batch size, cross-entropy at batch 1.
+    Layers without a recorded T4G_x are not judged."""
+    out = []
+    for k, s in enumerate(stats):
+        g = s.tensors.get(f"T4G_{x}")
+        if g is None:
+            continue
+        flat = g.double().transpose(0, 1).reshape(g.shape[1], -1)
+        scale = float(flat.abs().max())
+        if flat.shape[1] < 2:
+            continue  # one value per channel: nothing to compare
+        spread = float((flat - flat.mean(dim=1, keepdim=True)).abs().max())
+        if scale == 0 or spread <= rtol * scale:
+            out.append(k)
+    return out
+
+
 def group_indices(stats):
     """Layer indices grouped by identical shapes, in order of first appearance."""
     groups = {}

@@ -187,3 +187,28 @@ def test_cifar_reader_loads_arrays_and_refuses_code(tmp_path):
     with pytest.raises(ValueError, match="test_batch"):
         load_batch(f"cifar:{bad}", 1)
     assert not marker.exists()
+
+
+def _bn_then_pool(relu_after):
+    torch.manual_seed(0)
+    tail = [nn.ReLU()] if relu_after else []
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1),
+                         nn.BatchNorm2d(4), *tail, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+
+
+def test_a_batchnorm_that_cancels_the_gradient_is_found():
+    from stats_cache.collect import cancelled_layers
+
+    x1, x2 = torch.randn(1, 3, 6, 6), torch.randn(2, 3, 6, 6)
+    # BatchNorm -> global pooling, sum of the logits: the BN output's gradient is the same at
+    # every position and batch element, so the BN subtracts all of it: T2G and T1G upstream are
+    # rounding noise (about 1e-9 of the signal), not gradients
+    s = collect(_bn_then_pool(False), x1)
+    assert cancelled_layers(s, "D") == cancelled_layers(s, "N") == [0]
+    assert s[0].tensors["T2G_D"].abs().max() < 1e-6 * s[0].tensors["T4G_D"].abs().max()
+    assert cancelled_layers(collect(_bn_then_pool(False), x2), "D") == [0]  # the sum: at any batch size
+    # cross-entropy against different labels at batch 2 gives each element its own gradient
+    s = collect(_bn_then_pool(False), x2, labels=torch.tensor([0, 1]))
+    assert cancelled_layers(s, "D") == [] and s[0].tensors["T2G_D"].abs().max() > 1e-4 * s[0].tensors["T4G_D"].abs().max()
+    assert cancelled_layers(collect(_bn_then_pool(True), x1), "D") == []  # a ReLU between: its mask varies
+    assert cancelled_layers(collect(tiny(), torch.randn(1, 1, 8, 8)), "D") == []  # NB201-style cells read gradients
