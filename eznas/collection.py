@@ -94,3 +94,11 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
             nbytes += f.result()
             written += 1
     return written, nbytes, time.perf_counter() - t0
+
+
+if __name__ == "__main__":  # as eznas.collect (its old name) this module was a command in earlier releases
+    import sys
+
+    print("python -m eznas.collection is not a command (any more): run `eznas collect` (or `python -m eznas collect`); "
+          "`eznas collect --help` lists its flags", file=sys.stderr)
+    sys.exit(2)
