@@ -5,8 +5,9 @@ Python API (the command line is ``eznas``):
 - ``eznas.measures(model, inputs, names, device=None, loss_fn=None)`` -> {name: score}
   for baselines, program strings, a run's programs or exported functions (the model is
   left exactly as it was);
-- ``eznas.load_programs(run_dir)`` -> the run's programs, best first, each callable as
-  ``program(model, inputs)`` and carrying its formula;
+- ``eznas.load_programs(run_dir)`` -> the run's exported programs (those of its
+  programs.py), best first, each callable as ``program(model, inputs)`` and carrying its
+  formula;
 - ``eznas.search(config, run_dir=None)`` -> SearchResult (run directory, ranked programs,
   held-out table);
 - ``eznas.find_layers(model, inputs)`` -> the layers programs read and the convolutions

@@ -38,13 +38,16 @@ class BatchSizeError(ValueError):
     """A proxy cannot be computed at the batch size given."""
 
 
-def check_batch(name, batch_size):
+def check_batch(name, batch_size, fix="pass a batch of {need} or more inputs"):
+    """BatchSizeError when proxy ``name`` cannot be computed on ``batch_size`` inputs;
+    ``fix`` says what to do in the caller's terms (Python callers: a larger batch; the
+    command line: its flag, e.g. "use --batch-size >= {need}")."""
     need = MIN_BATCH.get(name, 1)
     if batch_size < need:
         why = {"naswot": "its kernel is then 1x1 and the score the log of the number of ReLU units",
                "jacob_cov": "the correlation matrix of one Jacobian is 1x1 and the score a constant"}[name]
         raise BatchSizeError(f"proxy {name} compares the inputs of a batch and is meaningless at batch size "
-                             f"{batch_size} ({why}); use --batch-size >= {need} (its paper uses {BATCH_SIZE[name]})")
+                             f"{batch_size} ({why}); {fix.format(need=need)} (its paper uses {BATCH_SIZE[name]})")
 
 
 def _weights(model):

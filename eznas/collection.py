@@ -107,3 +107,11 @@ def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
             f"of those layers and of the layers feeding only them are rounding noise, which differs between "
             f"machines and thread counts (stats_cache.collect.cancelled_layers)")
     return written, nbytes, time.perf_counter() - t0
+
+
+if __name__ == "__main__":  # as eznas.collect (its old name) this module was a command in earlier releases
+    import sys
+
+    print("python -m eznas.collection is not a command (any more): run `eznas collect` (or `python -m eznas collect`); "
+          "`eznas collect --help` lists its flags", file=sys.stderr)
+    sys.exit(2)

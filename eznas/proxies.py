@@ -55,9 +55,12 @@ class Program:
 
 
 def load_programs(run_dir):
-    """A run's programs, best on validation networks first (``program_0`` ... as in its
-    programs.py), read from hall_of_fame.json and config.json (data only: nothing in the run
-    directory is executed)."""
+    """A run's exported programs, best first: the list its programs.py exports
+    (``program_0`` ... ``program_4``, the same programs, names and order), read from
+    hall_of_fame.json and config.json (data only: nothing in the run directory is
+    executed).  The hall of fame also keeps the programs ranked below those, for the
+    record, with no function name (``"function": null``); they are not exported, and not
+    loaded."""
     from eznas.evolve.rundir import read_json
 
     hof = read_json(os.path.join(run_dir, "hall_of_fame.json"), "hall of fame")
@@ -69,6 +72,8 @@ def load_programs(run_dir):
 
     out = []
     for k, r in enumerate(rows):
+        if isinstance(r, dict) and "function" in r and not r["function"]:
+            continue  # ranked below the exported ones: not in programs.py
         try:
             parse(r["program"])
         except (KeyError, TypeError, ProgramError) as e:

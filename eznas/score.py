@@ -316,3 +316,11 @@ def scatter(s, a, path, title=""):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+if __name__ == "__main__":  # `python -m eznas.score` was a command in earlier releases; now a library module
+    import sys
+
+    print("python -m eznas.score is not a command (any more): run `eznas score` (or `python -m eznas score`); "
+          "`eznas score --help` lists its flags", file=sys.stderr)
+    sys.exit(2)

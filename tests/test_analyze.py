@@ -47,3 +47,26 @@ def test_analyze_command(tmp_path, cli):
     assert "kernel size | 7" in md and "Per-layer contributions on bench_nb201" in md and (tmp_path / "sweep.png").exists()
     code, _, err = cli("analyze", "not_a_program(", "--out", tmp_path)
     assert code == 2 and "not_a_program(" in err
+
+
+def test_analyze_names_the_program_and_writes_one_folder_per_program(tmp_path, cli, monkeypatch):
+    from eznas.baselines import PROGRAM_BASELINES
+
+    monkeypatch.chdir(tmp_path)
+    common = ["--space", "bench_nb201", "--arch", ARCH, "--draws", "4", "--quiet"]
+    code, out, err = cli("analyze", "eznas_a_paper", *common)
+    assert code == 0, err
+    assert out.startswith(f"program: eznas_a_paper = {PROGRAM_BASELINES['eznas_a_paper']}\n")
+    text = "layer_sum(frobenius_norm(T4_N))"
+    code, out, err = cli("analyze", text, *common)
+    assert code == 0 and out.startswith(f"program: {text}\n"), err
+    folders = sorted(p.name for p in (tmp_path / "runs" / "analyze").iterdir())
+    assert folders[0] == "eznas_a_paper" and folders[1].startswith("program-") and len(folders) == 2
+    md = (tmp_path / "runs" / "analyze" / folders[1] / "analyze.md").read_text()
+    assert f"Program: `{text}`" in md
+    # a folder holding another program's analysis is refused, not overwritten
+    code, _, err = cli("analyze", "eznas_a", *common, "--out", tmp_path / "runs" / "analyze" / "eznas_a_paper")
+    assert code == 2 and "holds the analysis of another program" in err
+    assert "Program: `" + PROGRAM_BASELINES["eznas_a_paper"] in (tmp_path / "runs/analyze/eznas_a_paper/analyze.md").read_text()
+    code, _, err = cli("analyze", "eznas_a_paper", *common, "--draws", "2")  # the same program: rewritten
+    assert code == 0, err

@@ -122,6 +122,30 @@ def test_a_test_set_that_cannot_be_built_fails_before_the_search(tmp_path, synth
     code, _, err = cli(*args, "--test", "nats_sss:cifar10:5")  # no ground truth without a file
     assert code == 2 and "--test nats_sss:cifar10:5" in err
     assert not os.path.exists(tmp_path / "t" / "checkpoint.json")
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("t")]  # a failed start leaves no run directory behind
+
+
+def test_a_failed_start_leaves_no_run_directory_but_never_removes_one_that_held_something(tmp_path, cli):
+    from eznas.evolve.search import search
+
+    code, _, err = cli("evolve", "--store", tmp_path / "missing.zarr", "--runs-root", tmp_path / "runs", "--quiet")
+    assert code == 2 and "missing.zarr" in err
+    assert os.listdir(tmp_path / "runs") == []  # the run directory made for it is gone
+    cfg = {"store": str(tmp_path / "missing.zarr")}
+    with pytest.raises(ValueError, match="missing.zarr"):
+        search(cfg, str(tmp_path / "py"))  # from Python, too
+    assert not os.path.exists(tmp_path / "py")
+    mine = tmp_path / "mine"  # a folder that existed before the call is kept, and what it held
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="missing.zarr"):
+        search(cfg, str(mine))
+    assert sorted(os.listdir(mine)) == ["config.json", "notes.txt", "versions.json"]
+    empty = tmp_path / "empty"  # even an empty one: this call did not make it
+    empty.mkdir()
+    with pytest.raises(ValueError, match="missing.zarr"):
+        search(cfg, str(empty))
+    assert empty.is_dir()
 
 
 def test_final_ranking_on_validation_or_on_every_task_network(tmp_path, synthetic_store):

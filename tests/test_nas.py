@@ -188,3 +188,27 @@ def test_nas_bad_input(tmp_path, cli):
     ps = ProxyScores(str(run), load_ground_truth("bench_sss"), tmp_path, "digits")
     assert ps.proxy == "layer_mean(l1_norm(T4_N))" and ps.name == "run-program_0"  # a run's program is its string
     assert ProxyScores("layer_mean(l1_norm(T4_N))", load_ground_truth("bench_sss"), tmp_path, "digits").path == ps.path
+
+
+def test_a_pool_as_large_as_the_table_is_said_and_the_count_scored_explained(tmp_path, caplog):
+    import logging
+
+    from eznas.spaces.sources import PACKAGE_DATA
+
+    with open(f"{PACKAGE_DATA}/bench_sss.csv") as f:
+        table = tmp_path / "small.csv"
+        table.write_text("".join(f.readlines()[:31]))  # 30 networks: the default --pool 1000 covers them all
+    settings = Settings(queries=10, seeds=2, population=5, sample=2)
+    run = dict(proxies=["params"], variants=["warmup"], ground_truth=str(table), cache_dir=tmp_path / "cache")
+    with caplog.at_level(logging.INFO, logger="eznas.nas"):
+        result = run_nas("bench_sss", settings=settings, **run)
+    assert "pool capped at the space's 30 networks" in caplog.text
+    assert "30 distinct networks across the 2 seeds' pools of 30, 0 of them cached" in caplog.text
+    assert "30 to score" in caplog.text and "capped at the space: 30 networks" in result.about
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="eznas.nas"):
+        run_nas("bench_sss", settings=Settings(queries=10, seeds=3, population=5, sample=2, pool=20), **run)
+    assert "capped" not in caplog.text
+    union = {i for seed in range(3) for i in warmup_pool(30, 20, random.Random(seed))}
+    assert (f"{len(union)} distinct networks across the 3 seeds' pools of 20, {len(union)} of them cached"
+            in caplog.text and "): 0 to score" in caplog.text)

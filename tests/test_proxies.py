@@ -152,9 +152,13 @@ def test_load_programs_reads_a_finished_run(tmp_path, synthetic_store, cli):
     assert code == 0, err
     import json
 
-    hof = json.load(open(tmp_path / "r" / "hall_of_fame.json"))["programs"]
+    hof = [r for r in json.load(open(tmp_path / "r" / "hall_of_fame.json"))["programs"] if r["function"]]
     progs = eznas.load_programs(str(tmp_path / "r"))
     assert [p.text for p in progs] == [r["program"] for r in hof] and progs[0].name == "program_0"
+    spec = importlib.util.spec_from_file_location("exported_r", tmp_path / "r" / "programs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert [p.name for p in progs] == [f.__name__ for f in module.PROGRAMS]  # the list programs.py exports
     assert progs[0].validation_min_tau == hof[0]["validation_min_tau"] and progs[0].formula
     torch.manual_seed(0)
     net = build_bench_nb201(ARCH)
@@ -162,6 +166,40 @@ def test_load_programs_reads_a_finished_run(tmp_path, synthetic_store, cli):
     assert progs[0](net, x) == pytest.approx(progs[0].sign * eznas.measures(net, x, [progs[0].text])[progs[0].text])
     with pytest.raises(ValueError, match="hall_of_fame.json: missing"):
         eznas.load_programs(str(tmp_path))
+
+
+def test_load_programs_holds_the_list_programs_py_exports(tmp_path):
+    """The hall of fame ranks more programs than are exported (the best five): load_programs
+    returns the exported ones, as programs.py does, not the rest."""
+    import json
+
+    texts = ["layer_mean(l1_norm(T1G_D))", "layer_mean(l1_norm(T4_N))", "layer_mean(frobenius_norm(T3))",
+             "layer_mean(l1_norm(T2_D))", "layer_mean(numel(T3G_N))", "layer_mean(l1_norm(T3G_D))",
+             "layer_mean(l1_norm(T4G_P))"]
+    rows = [{"program": t, "function": f"program_{k}" if k < 5 else None, "sign": 1.0, "validation_min_tau": 0.5 - k / 10}
+            for k, t in enumerate(texts)]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "hall_of_fame.json").write_text(json.dumps({"programs": rows}))
+    (run / "config.json").write_text("{}")
+    export_file(str(run / "programs.py"), rows[:5])
+    spec = importlib.util.spec_from_file_location("exported_run", run / "programs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    progs = eznas.load_programs(str(run))
+    assert [p.name for p in progs] == [f.__name__ for f in module.PROGRAMS] == [f"program_{k}" for k in range(5)]
+    assert [p.text for p in progs] == texts[:5]
+    from eznas.score import run_program
+
+    with pytest.raises(ValueError, match="has no program_6"):
+        run_program(f"{run}:program_6")
+
+
+def test_batch_size_messages_speak_the_python_callers_language():
+    x = batch(1)[0]
+    with pytest.raises(ValueError, match="pass a batch of 2 or more inputs") as e:
+        eznas.measures(Small(), x, ["naswot"])
+    assert "--batch-size" not in str(e.value)
 
 
 def test_every_op_exports_and_the_module_needs_torch_only(tmp_path):

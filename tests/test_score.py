@@ -82,3 +82,35 @@ def test_exclude_leaves_out_a_stores_networks(tmp_path, cli):
     code, _, err = cli("score", "--proxy", "params", "--space", "bench_sss", "--n", "3", "--out", out,
                        "--exclude", str(tmp_path / "none"))
     assert code == 2 and "--exclude" in err
+
+
+def test_out_folders_are_made_before_any_work_or_refused_before_it(tmp_path, cli, monkeypatch):
+    import eznas.score
+
+    out = tmp_path / "runs" / "score" / "p0.csv"  # neither runs/ nor runs/score/ exists
+    real = eznas.score.score_space
+
+    def work_starts(proxy, gt, idx, path, *a, **kw):
+        assert os.path.isdir(os.path.dirname(path))  # made before the work began
+        return real(proxy, gt, idx, path, *a, **kw)
+
+    monkeypatch.setattr(eznas.score, "score_space", work_starts)
+    score(cli, "--proxy", "params", "--space", "bench_sss", "--n", "2", "--out", out)
+    assert out.exists() and (tmp_path / "runs" / "score" / "p0.settings.json").exists()
+
+    def no_work(*a, **kw):
+        raise AssertionError("scoring started")
+
+    monkeypatch.setattr(eznas.score, "score_space", no_work)
+    (tmp_path / "afile").write_text("")  # a file where the folder should be: refused, nothing scored
+    code, _, err = cli("score", "--proxy", "params", "--space", "bench_sss", "--n", "2", "--out",
+                       tmp_path / "afile" / "p.csv")
+    assert code == 2 and "--out" in err and "cannot make its folder" in err
+    code, _, err = cli("score", "--proxy", "params", "--space", "bench_sss", "--n", "2", "--out", tmp_path)
+    assert code == 2 and "is a folder" in err
+
+
+def test_batch_size_messages_speak_the_command_lines_language(tmp_path, cli):
+    code, _, err = cli("score", "--proxy", "naswot", "--space", "bench_sss", "--n", "2", "--batch-size", "1",
+                       "--out", tmp_path / "n.csv")
+    assert code == 2 and "use --batch-size >= 2" in err and not (tmp_path / "n.csv").exists()

@@ -1,8 +1,8 @@
 """Train the built-in benchmark's networks and write / extend its tables.
 
-    python -m eznas.bench build --space bench_nb201 --n 1000 --seed 0 --out eznas/data/bench_nb201.csv
-    python -m eznas.bench retrain --table eznas/data/bench_nb201.csv --n 100 --seed 1 --out eznas/data/bench_nb201_seed1.csv
-    python -m eznas.bench report
+    eznas bench build --space bench_nb201 --n 1000 --seed 0 --out eznas/data/bench_nb201.csv
+    eznas bench retrain --table eznas/data/bench_nb201.csv --space bench_nb201 --n 100 --seed 1 --out eznas/data/bench_nb201_seed1.csv
+    eznas bench report
 
 Rows are appended and flushed one network at a time, so an interrupted build resumes where
 it stopped (architectures already in ``--out`` are skipped).
@@ -46,11 +46,12 @@ def _rows(space, seed, data, archs):
     return (_one(space, a, seed, data) for a in archs)
 
 
-def train_many(space, archs, seed, out, jobs=1):
+def train_many(space, archs, seed, out, jobs=1, progress=True):
     """Train ``archs`` (skipping those already in ``out``), appending rows to ``out`` in
-    the order of ``archs``, one network per unit of work."""
+    the order of ``archs``, one network per unit of work (a progress bar unless
+    ``progress`` is False)."""
     done = done_archs(out)
     todo = [a for a in archs if a not in done]
     data = load_noisy_digits_tensors() if space.endswith("_noisy") else load_digits_tensors()
-    append_rows(out, COLUMNS, functools.partial(_rows, space, seed, data), todo, jobs, 1, f"train {space}")
+    append_rows(out, COLUMNS, functools.partial(_rows, space, seed, data), todo, jobs, 1, f"train {space}", progress)
     return len(todo)

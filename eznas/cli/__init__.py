@@ -1,15 +1,18 @@
-"""The ``eznas`` command: one entry point, a subcommand per job.
+"""The eznas command: one entry point, a subcommand per job.
 
     eznas collect | evolve | score | bench | analyze | nas  [flags]   (eznas COMMAND --help)
 
-Messages go to stderr through ``logging`` (``--quiet``: warnings and errors only;
-``--verbose``: debug, with tracebacks); results go to stdout.  Exit codes: 0 done,
-1 the data is damaged (a store that fails its checksums), 2 bad input (an argument, a
-file or a config field, named in the message), 130 interrupted (Ctrl-C; resumable).
+Messages go to stderr (--quiet: warnings and errors only; --verbose: debug, with
+tracebacks); results go to stdout.  Every command and subcommand takes --quiet and
+--verbose, and its --help shows each flag's default.  Exit codes: 0 done, 1 the data is
+damaged (a store that fails its checksums), 2 bad input (an argument, a file or a config
+field, named in the message), 130 interrupted (Ctrl-C; resumable).
 """
 import argparse
 import importlib
 import logging
+import os
+import re
 import sys
 
 from eznas.version import __version__
@@ -28,9 +31,20 @@ COMMANDS = {  # name: module holding HELP, add_arguments(parser) and run(args)
 EXIT_DAMAGED, EXIT_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
+def plain(text):
+    """``text`` without reST inline-literal markup (double backticks), for --help."""
+    return re.sub(r"``(.+?)``", r"\1", text, flags=re.S)
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the module docs' layout and shows each flag's default (unless the help text
-    already says it, or there is none to show)."""
+    """Keeps the module docs' layout, without their reST markup, and shows each flag's
+    default (unless the help text already says it, or there is none to show)."""
+
+    def _fill_text(self, text, width, indent):
+        return super()._fill_text(plain(text), width, indent)
+
+    def _split_lines(self, text, width):
+        return super()._split_lines(plain(text), width)
 
     def _get_help_string(self, action):
         h = action.help or ""
@@ -69,6 +83,26 @@ def add_space_arguments(p, space=None, seed_help="sampling, initialisation and d
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
 
 
+def output_path(path, flag, folder=False):
+    """Make the folder that the output ``path`` of ``flag`` is written in, before any work
+    (``folder``: ``path`` is a folder the command fills at its end: its parent is made),
+    so that no command fails at its end for want of a folder; ValueError naming the flag
+    when it cannot be made or written, or when a file stands where a folder goes (or the
+    other way round)."""
+    if folder and os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{flag} {path}: a file is there, and a folder is written there")
+    if not folder and os.path.isdir(path):
+        raise ValueError(f"{flag} {path} is a folder; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{flag} {path}: cannot make its folder {parent} ({e.strerror or e}); nothing was done") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: its folder {parent} is not writable; nothing was done")
+    return path
+
+
 def space_setup(a, batch_size):
     """(ground truth, device, data source) from those flags, each checked (a bad --data
     fails here, before any file is written)."""
@@ -89,15 +123,33 @@ def setup_logging(quiet=False, verbose=False):
     logging.captureWarnings(True)
 
 
+def _common(nested):
+    """The parent parser of every command: --quiet and --verbose.  A nested subcommand's
+    copies (``eznas bench build -q``) default to nothing, so that they do not undo the
+    same flag given before the subcommand's name (``eznas bench -q build``)."""
+    p = argparse.ArgumentParser(add_help=False)
+    default = argparse.SUPPRESS if nested else False
+    p.add_argument("--quiet", "-q", action="store_true", default=default,
+                   help="warnings and errors only (no progress bars)")
+    p.add_argument("--verbose", "-v", action="store_true", default=default, help="debug messages, tracebacks on errors")
+    return p
+
+
+def add_command(sub, name, help, description=None, nested=True):
+    """A (sub)command's parser, made by the subparsers ``sub``: the shared formatter (flag
+    defaults shown, no reST markup) and --quiet / --verbose.  Commands' own subcommands
+    (``eznas bench build``) are made with this, as the commands are."""
+    return sub.add_parser(name, help=help, description=description or help, formatter_class=HelpFormatter,
+                          parents=[_common(nested)])
+
+
 def parser():
     p = argparse.ArgumentParser(prog="eznas", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--version", action="version", version=f"eznas {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, modname in COMMANDS.items():
         mod = importlib.import_module(modname)
-        sp = sub.add_parser(name, help=mod.HELP, description=mod.__doc__, formatter_class=HelpFormatter)
-        sp.add_argument("--quiet", "-q", action="store_true", help="warnings and errors only (no progress bars)")
-        sp.add_argument("--verbose", "-v", action="store_true", help="debug messages, tracebacks on errors")
+        sp = add_command(sub, name, mod.HELP, mod.__doc__, nested=False)
         mod.add_arguments(sp)
         sp.set_defaults(_run=mod.run)
     return p

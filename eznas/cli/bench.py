@@ -6,7 +6,7 @@ another seed, or report the committed tables' noise ceilings and size baselines.
 """
 import csv
 
-from eznas.cli import positive_int
+from eznas.cli import add_command, output_path, positive_int
 
 HELP = "build or report the built-in benchmark"
 
@@ -17,20 +17,20 @@ def add_arguments(p):
     builtin = names(builtin=True)
 
     sub = p.add_subparsers(dest="cmd", required=True, metavar="ACTION")
-    b = sub.add_parser("build", help="train n sampled networks of a space")
+    b = add_command(sub, "build", "train n sampled networks of a space")
     b.add_argument("--space", required=True, choices=builtin, help="built-in space")
     b.add_argument("--n", type=positive_int, default=1000, help="networks")
     b.add_argument("--seed", type=int, default=0, help="sampling and training seed")
     b.add_argument("--out", required=True, help="CSV written (resumable)")
     b.add_argument("--jobs", type=positive_int, default=1, help="processes")
-    r = sub.add_parser("retrain", help="retrain the first n networks of a table with another seed")
+    r = add_command(sub, "retrain", "retrain the first n networks of a table with another seed")
     r.add_argument("--table", required=True, help="CSV whose 'arch' column is read")
     r.add_argument("--space", required=True, choices=builtin, help="built-in space")
     r.add_argument("--n", type=positive_int, default=100, help="networks")
     r.add_argument("--seed", type=int, default=1, help="training seed")
     r.add_argument("--out", required=True, help="CSV written (resumable)")
     r.add_argument("--jobs", type=positive_int, default=1, help="processes")
-    sub.add_parser("report", help="noise ceilings and FLOPs/params tau of the committed tables")
+    add_command(sub, "report", "noise ceilings and FLOPs/params tau of the committed tables")
 
 
 def run(a):
@@ -38,13 +38,15 @@ def run(a):
     from eznas.bench.report import report
 
     if a.cmd == "build":
-        train_many(a.space, sample_archs(a.space, a.n, a.seed), a.seed, a.out, a.jobs)
+        output_path(a.out, "--out")
+        train_many(a.space, sample_archs(a.space, a.n, a.seed), a.seed, a.out, a.jobs, progress=not a.quiet)
     elif a.cmd == "retrain":
         try:
             with open(a.table, newline="") as f:
                 archs = [row["arch"] for row in csv.DictReader(f)][: a.n]
         except (OSError, KeyError) as e:
             raise ValueError(f"--table {a.table}: cannot read architectures ({e})") from None
-        train_many(a.space, archs, a.seed, a.out, a.jobs)
+        output_path(a.out, "--out")
+        train_many(a.space, archs, a.seed, a.out, a.jobs, progress=not a.quiet)
     else:
         print(report())

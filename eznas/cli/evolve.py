@@ -76,6 +76,9 @@ def config_from(a):
         if changed:
             run.write_config(cfg.to_dict())
         return cfg, run
+    from eznas.cli import output_path
+
+    output_path(a.runs_root, "--runs-root", folder=True)  # before the built-in task's collection
     over = {k: getattr(a, k) for k in flags}
     if a.spaces:
         over["spaces"] = a.spaces.split(",")

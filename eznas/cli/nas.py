@@ -22,7 +22,7 @@ many proxy evaluations each search spent and what they cost on this machine.  Wr
 import logging
 import os
 
-from eznas.cli import add_space_arguments, positive_int
+from eznas.cli import add_space_arguments, output_path, positive_int
 
 HELP = "architecture search on a table benchmark, with and without a proxy"
 log = logging.getLogger("eznas.nas")
@@ -55,12 +55,15 @@ def add_arguments(p):
 def run(a):
     from eznas.collection import resolve_device
     from eznas.nas.experiment import Settings, run_nas
+    from eznas.spaces.registry import get
 
     s = Settings(a.queries, a.seeds, a.first_seed, a.population, a.sample, a.pool, a.children)
     proxies = a.proxy or ["eznas_a"]
+    out = a.out or os.path.join("runs", f"nas-{a.space}-{a.dataset or get(a.space).datasets[0]}")
+    output_path(out, "--out", folder=True)  # written at the end: a folder that cannot be made fails now
+    output_path(a.cache, "--cache", folder=True)
     result = run_nas(a.space, a.dataset, proxies, a.variants, s, a.ground_truth, a.data, a.cache, a.batch_size, a.seed,
                      a.jobs, resolve_device(a.device))
-    out = a.out or os.path.join("runs", f"nas-{result.space}-{result.dataset}")
     paths = result.write(out, a.target)
     print(result.about + "\n\n" + result.table(a.target))
     print("\nwritten: " + ", ".join(paths))

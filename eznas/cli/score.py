@@ -14,7 +14,7 @@ asked for.  About 0.5-4 s per network on one CPU core (NB201, by proxy and batch
 """
 import logging
 
-from eznas.cli import add_space_arguments, positive_int, space_setup
+from eznas.cli import add_space_arguments, output_path, positive_int, space_setup
 
 HELP = "score networks of a space with a proxy, against ground truth"
 log = logging.getLogger("eznas.score")
@@ -42,7 +42,7 @@ def run(a):
 
     make_scorer(a.proxy)
     batch = a.batch_size if a.batch_size is not None else BATCH_SIZE.get(a.proxy, 1)
-    check_batch(a.proxy, batch)
+    check_batch(a.proxy, batch, fix="use --batch-size >= {need}")
     gt, device, data = space_setup(a, batch)
     excluded = set()
     for e in a.exclude or []:
@@ -64,6 +64,7 @@ def run(a):
         if overlap:
             log.warning(f"{overlap} of the {n} networks scored were in the task of {run_dir} (its search or "
                         f"validation networks); add --exclude {run_dir} to score only networks it never saw")
+    output_path(a.out, "--out")  # its folder made before any scoring
     about = (f"{n} networks of {a.space}/{gt.dataset} sampled with seed {a.seed} ({len(excluded)} architectures "
              f"excluded); data {data}, batch size {batch}, device {device}")
     log.info("scoring " + about)

@@ -74,12 +74,30 @@ def versions():
 class RunDir:
     LOG_COLUMNS = ["gen", "best", "median", "best_validation", "valid_offspring", "offspring", "evaluated", "seconds", "best_program"]
 
+    STARTED = ("config.json", "versions.json")  # what a run holds before its search starts
+
     def __init__(self, path, create=True):
         self.path = str(path)
         if not create and not os.path.isfile(os.path.join(self.path, "config.json")):
             raise ValueError(f"--resume {self.path}: no config.json there (not a run directory)")
+        self.created = not os.path.exists(self.path)  # made by this object (a failed start may remove it)
         os.makedirs(self.path, exist_ok=True)
         remove_stale_tmp(self.path)
+
+    def remove_if_unstarted(self):
+        """Remove the directory when this object made it and it holds nothing but what a
+        run writes before its search starts (config.json, versions.json): a search that
+        failed to start leaves no directory behind.  A directory that existed before, or
+        holds anything else (a checkpoint, a log), is kept.  True when removed."""
+        if not self.created or not os.path.isdir(self.path):
+            return False
+        remove_stale_tmp(self.path)
+        if not set(os.listdir(self.path)) <= set(self.STARTED):
+            return False
+        for name in os.listdir(self.path):
+            os.remove(self.file(name))
+        os.rmdir(self.path)
+        return True
 
     @classmethod
     def new(cls, root="runs", name=None):

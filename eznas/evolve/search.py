@@ -25,10 +25,26 @@ class SearchResult:
         return os.path.join(self.run_dir, "programs.py")
 
 
+def _start(cfg):
+    """The task of ``cfg``, every input checked: the store and its spaces, the size
+    factor's attribute on every task network, the test sets (failing now, not in a worker
+    or after the search)."""
+    task = Task(cfg.store, cfg.spaces, cfg.task_nets, cfg.validation_nets, cfg.seed, cfg.filter_nets)
+    if cfg.size_factor:  # every task network must carry the factor's attribute: fail now, not in a worker
+        lacking = [(s, k) for s in task.spaces for k, a in task.attrs[s].items() if a.get(cfg.size_factor) is None]
+        if lacking:
+            raise ValueError(f"config field 'size_factor' is {cfg.size_factor!r}, but {len(lacking)} networks of "
+                             f"{cfg.store} have no recorded {cfg.size_factor} (e.g. {lacking[0][0]}/{lacking[0][1]}); "
+                             f"collect them with eznas collect, or set size_factor = ''")
+    plan_tests(cfg, task)  # a test set that cannot be built fails now, not after the search
+    return task
+
+
 def search(cfg, run=None, progress=True):
     """Run (or resume) the search ``cfg`` (a Config, or a dict of its fields) in ``run``
     (a RunDir or a path; default: a new directory under runs/).  A run directory holding a
-    checkpoint is resumed.  Returns a SearchResult."""
+    checkpoint is resumed.  A search that fails to start (a missing store, a bad test set)
+    removes the directory made for it, when it holds nothing else.  Returns a SearchResult."""
     if isinstance(cfg, dict):
         cfg = Config.from_sources(overrides=cfg)
     if not cfg.store:
@@ -38,16 +54,13 @@ def search(cfg, run=None, progress=True):
         run = RunDir.new() if run is None else RunDir(run)
     if cfg.run_dir != run.path:
         cfg.run_dir = run.path
-    if not os.path.exists(run.file("config.json")):
-        run.write_config(cfg.to_dict())
-    task = Task(cfg.store, cfg.spaces, cfg.task_nets, cfg.validation_nets, cfg.seed, cfg.filter_nets)
-    if cfg.size_factor:  # every task network must carry the factor's attribute: fail now, not in a worker
-        lacking = [(s, k) for s in task.spaces for k, a in task.attrs[s].items() if a.get(cfg.size_factor) is None]
-        if lacking:
-            raise ValueError(f"config field 'size_factor' is {cfg.size_factor!r}, but {len(lacking)} networks of "
-                             f"{cfg.store} have no recorded {cfg.size_factor} (e.g. {lacking[0][0]}/{lacking[0][1]}); "
-                             f"collect them with eznas collect, or set size_factor = ''")
-    plan_tests(cfg, task)  # a test set that cannot be built fails now, not after the search
+    try:
+        if not os.path.exists(run.file("config.json")):
+            run.write_config(cfg.to_dict())
+        task = _start(cfg)
+    except Exception:  # a failed start leaves no run directory behind (one made for it, still unstarted)
+        run.remove_if_unstarted()
+        raise
     log.info(f"run directory: {run.path}; spaces: {', '.join(task.spaces)} "
              f"({', '.join(str(len(v)) for v in task.nets.values())} networks)")
     evo = Evolution(cfg, task, run, progress=progress)

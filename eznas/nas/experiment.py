@@ -137,12 +137,21 @@ def run_nas(space, dataset=None, proxies=(), variants=DEFAULT_VARIANTS, settings
         if (n := names[:k + 1].count(names[k])) > 1:
             ps.name = f"{names[k]}-{n}"
     seeds = range(s.first_seed, s.first_seed + s.seeds)
+    warming = any(VARIANTS[v][1] for v in variants)
+    capped = warming and s.pool >= len(bench)
+    if capped:
+        log.info(f"warm-up: --pool {s.pool} >= the {len(bench)} networks of the {space}/{gt.dataset} table: pool capped "
+                 f"at the space's {len(bench)} networks (each warm-up pool is the whole table)")
     curves = []
     for v in variants:
         label, warm, move = VARIANTS[v]
         for ps in (scorers if "{}" in label else [None]):
             if warm:  # the pools every seed will ask for, scored at once (in parallel when jobs > 1)
-                ps(sorted({i for seed in seeds for i in warmup_pool(len(bench), s.pool, random.Random(seed))}))
+                wanted = sorted({i for seed in seeds for i in warmup_pool(len(bench), s.pool, random.Random(seed))})
+                cached = ps.cached(wanted)
+                log.info(f"warm-up of {ps.name}: {len(wanted)} distinct networks across the {s.seeds} seeds' pools of "
+                         f"{min(s.pool, len(bench))}, {cached} of them cached ({ps.path}): {len(wanted) - cached} to score")
+                ps(wanted)
             runs = []
             for seed in seeds:
                 if v == "random":
@@ -157,7 +166,8 @@ def run_nas(space, dataset=None, proxies=(), variants=DEFAULT_VARIANTS, settings
             log.info(f"{curves[-1].label}: mean best {curves[-1].best[:, -1].mean():.2f} after {s.queries} queries")
     about = (f"{space}/{gt.dataset}: {len(bench)} networks in the table (best {np.nanmax(bench.accuracy):.2f}); "
              f"{s.seeds} seeds ({s.first_seed}..{s.first_seed + s.seeds - 1}), {s.queries} queries each; aging "
-             f"evolution population {s.population}, sample {s.sample}; warm-up pool {s.pool}; move proposal "
+             f"evolution population {s.population}, sample {s.sample}; warm-up pool {s.pool}"
+             f"{f' (capped at the space: {len(bench)} networks)' if capped else ''}; move proposal "
              f"{s.children} children.")
     if scorers:
         about += (f" Proxies scored on data {data}, scoring seed {scoring_seed}, device {device}: "

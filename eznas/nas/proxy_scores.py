@@ -53,7 +53,7 @@ class ProxyScores:
         self.proxy = proxy_text(proxy)  # what is computed (a run's default program: its string)
         make_scorer(self.proxy)  # a bad proxy fails here, before any work
         self.batch_size = batch_size or BATCH_SIZE.get(self.proxy, 1)
-        check_batch(self.proxy, self.batch_size)
+        check_batch(self.proxy, self.batch_size, fix="use --batch-size >= {need} (batch_size= from Python)")
         device = str(device)
         # one process on a GPU: the workers of ``jobs`` score on CPU, and CPU and GPU numbers differ slightly
         self.gt, self.data, self.seed, self.device = gt, data, seed, device
@@ -95,6 +95,14 @@ class ProxyScores:
             self.scores[i] = s if math.isfinite(s) else -math.inf  # cannot apply: ranked last
             self.seconds[i] = seconds
 
+    def cached(self, indices):
+        """How many of the networks ``indices`` have a score in the cache (re-read when
+        another scorer of the same file has appended to it)."""
+        if self._file_size() != self._size:
+            with self._lock():
+                self._read()
+        return sum(int(i) in self.scores for i in indices)
+
     def __call__(self, indices):
         """Scores of the networks ``indices`` (a list), larger = predicted better."""
         missing = sorted({int(i) for i in indices} - self.scores.keys())
@@ -108,7 +116,8 @@ class ProxyScores:
                 self._read()  # another process scored some meanwhile
             missing = [i for i in missing if i not in self.scores]
             if len(missing) >= PARALLEL_FROM:
-                log.info(f"scoring {len(missing)} networks with {self.name} ({self.jobs} jobs) into {self.path}")
+                log.info(f"scoring {len(missing)} networks not yet in the cache with {self.name} ({self.jobs} jobs) "
+                         f"into {self.path}")
                 score_space(self.proxy, self.gt, missing, self.path, self.data, self.batch_size, self.seed,
                             self.device, progress=log.isEnabledFor(logging.INFO), jobs=self.jobs,
                             settings=self.settings, what="--cache file")
