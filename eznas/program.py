@@ -10,7 +10,9 @@ chooses it.  Outside that, ``times_flops(...)`` multiplies the network's score b
 and the store records them): a program that reads what size does not, times size.
 Internally a program is its
 prefix token list; evaluation walks it backwards with an explicit stack (no eval, no
-recursion, any depth).
+recursion).  A program is at most ``MAX_PROGRAM_DEPTH`` nodes deep (counting the wrappers):
+the parser refuses a deeper one as it reads it, so a hostile file cannot make a tree that
+takes hours to score or an exported module Python cannot parse.
 """
 import functools
 import re
@@ -24,6 +26,11 @@ _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|\(|\)|,)")
 _KINDS = frozenset(KINDS)
 AGGREGATORS = {"layer_mean": "mean", "layer_sum": "sum"}  # root-only wrappers
 FACTORS = {"times_flops": "flops"}  # outermost wrapper: the network's score times a network attribute
+# nodes on a program's longest root-to-terminal path, wrappers included: far above what a search
+# makes (config max_depth is at most MAX_SEARCH_DEPTH, 20; the paper's 10), far below what the
+# exported module's nested calls may reach (Python's parser stops at 200 nested parentheses)
+MAX_PROGRAM_DEPTH = 64
+SHOWN_CHARS = 120  # a program quoted in an error message is cut to this many characters
 
 
 def _arity(name):
@@ -71,6 +78,11 @@ class ProgramError(ValueError):
     """A program string is malformed."""
 
 
+def _shown(text):
+    """``text`` for an error message: its repr, cut after SHOWN_CHARS characters."""
+    return repr(text) if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]!r}... ({len(text)} characters)"
+
+
 def _tokens(text):
     toks, pos = [], 0
     while pos < len(text):
@@ -78,14 +90,17 @@ def _tokens(text):
         if not m:
             if text[pos:].strip() == "":
                 break
-            raise ProgramError(f"unexpected character at {pos} in {text!r}")
+            raise ProgramError(f"unexpected character at {pos} in {_shown(text)}")
         toks.append(m.group(1))
         pos = m.end()
     return toks
 
 
 def parse(text):
-    """Program string -> prefix token tuple (op names and kinds); explicit stack, any depth."""
+    """Program string -> prefix token tuple (op names and kinds); explicit stack.  A program
+    more than MAX_PROGRAM_DEPTH nodes deep is refused when the parser reaches that depth."""
+    if not isinstance(text, str):
+        raise ProgramError(f"a program is a string, got {type(text).__name__}")
     toks = _tokens(text.strip())
     out, open_ops, i = [], [], 0  # open_ops: [op name, arguments still to read]
 
@@ -93,25 +108,27 @@ def parse(text):
         nonlocal i
         if i >= len(toks) or toks[i] != tok:
             got = toks[i] if i < len(toks) else "end of program"
-            raise ProgramError(f"expected {tok!r} but found {got!r} in {text!r}")
+            raise ProgramError(f"expected {tok!r} but found {got!r} in {_shown(text)}")
         i += 1
 
     while True:
         if i >= len(toks):
-            raise ProgramError(f"program ends early: {text!r}")
+            raise ProgramError(f"program ends early: {_shown(text)}")
         name = toks[i]
         i += 1
+        if len(open_ops) >= MAX_PROGRAM_DEPTH:  # this node would lie deeper than the limit
+            raise ProgramError(f"program deeper than {MAX_PROGRAM_DEPTH} nodes (MAX_PROGRAM_DEPTH): {_shown(text)}")
         out.append(name)
         if name in FACTORS and len(out) > 1:
-            raise ProgramError(f"{name} may only wrap a whole program, in {text!r}")
+            raise ProgramError(f"{name} may only wrap a whole program, in {_shown(text)}")
         if name in AGGREGATORS and len(out) > 1 and not (len(out) == 2 and out[0] in FACTORS):
-            raise ProgramError(f"{name} may only wrap a whole program, in {text!r}")
+            raise ProgramError(f"{name} may only wrap a whole program, in {_shown(text)}")
         if name in BY_NAME or name in AGGREGATORS or name in FACTORS:
             expect("(")
             open_ops.append([name, _arity(name)])
             continue
         if name not in _KINDS:
-            raise ProgramError(f"unknown op or terminal {name!r} in {text!r}")
+            raise ProgramError(f"unknown op or terminal {name!r} in {_shown(text)}")
         while open_ops:  # a node is complete: close the ops it completes
             open_ops[-1][1] -= 1
             if open_ops[-1][1] > 0:
@@ -122,7 +139,7 @@ def parse(text):
         else:
             break
     if i != len(toks):
-        raise ProgramError(f"trailing tokens in {text!r}")
+        raise ProgramError(f"trailing tokens in {_shown(text)}")
     return tuple(out)
 
 
@@ -238,5 +255,5 @@ def infix(prefix):
     return text[1:-1] if prefix[0] in INFIX else text  # no parentheses around the whole formula
 
 
-__all__ = ["parse", "split_aggregate", "split_factor", "with_factor", "apply_factor", "AGGREGATORS", "FACTORS", "fold", "format_prefix", "infix", "kinds_used", "infer", "run", "to_scalar", "score_network",
+__all__ = ["MAX_PROGRAM_DEPTH", "parse", "split_aggregate", "split_factor", "with_factor", "apply_factor", "AGGREGATORS", "FACTORS", "fold", "format_prefix", "infix", "kinds_used", "infer", "run", "to_scalar", "score_network",
            "layer_values", "aggregate_layers", "ProgramError", "OpError"]

@@ -36,10 +36,13 @@ def test_interpreter_hand_values_and_depth():
     env = {"T3": torch.tensor([[1.0, -2.0], [3.0, 0.0]]), "T1_D": torch.tensor([[2.0, 2.0], [1.0, 1.0]])}
     out = run(parse("l1_norm(mul(T3, T1_D))"), env)  # per layer: |[2,-4]|/2 = 3, |[3,0]|/2 = 1.5
     assert torch.allclose(out, torch.tensor([3.0, 1.5]))
-    deep = "sigmoid(" * 50000 + "T3" + ")" * 50000
-    assert run(parse(deep), env).shape == (2, 2)
+    # the interpreter and the formatter hold no recursion (any depth of prefix tokens); the
+    # parser refuses a program deeper than MAX_PROGRAM_DEPTH (tests/test_hostile.py)
+    assert run(("sigmoid",) * 50000 + ("T3",), env).shape == (2, 2)
     wide = "add(" * 3000 + "T3" + ", T3)" * 3000
-    assert format_prefix(parse(wide)) == wide
+    assert format_prefix(("add",) * 3000 + ("T3",) * 3001) == wide
+    with pytest.raises(ProgramError, match="deeper than"):
+        parse("sigmoid(" * 50000 + "T3" + ")" * 50000)
     assert torch.allclose(to_scalar(torch.tensor([[3.0, 4.0]]), "l2"), torch.tensor([5.0], dtype=torch.float64))
 
 

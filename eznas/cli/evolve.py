@@ -72,7 +72,8 @@ def config_from(a):
         ignored = [k for k in flags if k not in RESUME_OVERRIDES and getattr(a, k) is not None]
         if ignored:
             raise ValueError(f"--resume keeps the run's config; only {sorted(RESUME_OVERRIDES)} may change (got {ignored})")
-        cfg = Config.from_sources(overrides={**stored, **changed})  # checked before anything is written
+        cfg = Config.from_sources(overrides={**stored, **changed},  # checked before anything is written
+                                  origin={k: run.file("config.json") for k in stored if k not in changed})
         if changed:
             run.write_config(cfg.to_dict())
         return cfg, run

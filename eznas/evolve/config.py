@@ -1,8 +1,17 @@
 """Run configuration: paper defaults (Appendix 8.7), a TOML file, then flags."""
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 
 from eznas.parallel import BATCH_MB, CACHE_MB
+from eznas.program import MAX_PROGRAM_DEPTH
+
+# the deepest trees a search may make (min_depth, max_depth): DEAP's tree height, the root
+# aggregation at height 0.  New trees grow about 1.3x per level (10: ~12 nodes, 20: ~60 on
+# average, up to ~1000), so 1000 would never finish; the root, its height and an outer
+# times_flops stay within the parser's MAX_PROGRAM_DEPTH nodes
+MAX_SEARCH_DEPTH = 20
+assert MAX_SEARCH_DEPTH + 2 <= MAX_PROGRAM_DEPTH
 
 
 SEED_PROGRAMS = ("layer_mean(frobenius_norm(sigmoid(logdet(sign(T1G_D)))))",
@@ -18,8 +27,8 @@ HELP = {  # one line per field: the command line's help and the README's config 
     "lambda_": "offspring asked of DEAP's varOr each generation; only valid ones are kept (paper: 50)",
     "cxpb": "crossover probability (paper: 0.4)",
     "mutpb": "mutation probability (paper: 0.4)",
-    "min_depth": "minimum tree depth of new programs (paper: 2)",
-    "max_depth": "maximum tree depth (paper: 10)",
+    "min_depth": f"minimum tree depth of new programs, 1 to {MAX_SEARCH_DEPTH} (paper: 2)",
+    "max_depth": f"maximum tree depth, 1 to {MAX_SEARCH_DEPTH} (paper: 10)",
     "spaces_per_gen": "spaces drawn per generation, s (paper: 4)",
     "nets_per_space": "search networks per space per generation; 0 = all of them (paper: 20; see BENCHMARKS)",
     "task_nets": "networks per space in the task set (search + validation)",
@@ -78,21 +87,37 @@ class Config:
     run_dir: str = ""
 
     @classmethod
-    def from_sources(cls, toml_path=None, overrides=None):
-        data = {}
+    def from_sources(cls, toml_path=None, overrides=None, origin=None):
+        """A checked config: defaults, then the TOML file, then ``overrides`` (None values
+        skipped).  ``origin``: {field: file it was read from} for overrides read from a file
+        (a run's config.json); an error about a field read from a file names the file."""
+        data, where = {}, {}
         if toml_path:
             try:
                 with open(toml_path, "rb") as f:
                     data = tomllib.load(f)
             except (OSError, tomllib.TOMLDecodeError) as e:
                 raise ValueError(f"--config {toml_path}: {e}") from None
-        data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+            where = {k: f"--config {toml_path}" for k in data}
+        given = {k: v for k, v in (overrides or {}).items() if v is not None}
+        data.update(given)
+        for k in given:
+            where.pop(k, None)
+            if (origin or {}).get(k):
+                where[k] = origin[k]
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ValueError(f"unknown config keys {unknown} (known: {sorted(names)})")
-        cfg = cls(**data)
-        cfg.check()  # before anything is written
+            files = sorted({where[k] for k in unknown if k in where})
+            raise ValueError(f"{''.join(f + ': ' for f in files)}unknown config keys {unknown} (known: {sorted(names)})")
+        try:
+            cfg = cls(**data)
+            cfg.check()  # before anything is written
+        except ValueError as e:
+            m = re.search(r"config fields? '(\w+)'", str(e))
+            if m and m.group(1) in where:
+                raise ValueError(f"{where[m.group(1)]}: {e}") from None
+            raise
         return cfg
 
     def check(self):
@@ -108,7 +133,7 @@ class Config:
             if bad:
                 raise ValueError(f"config field {name!r} must be a list of strings, got {bad[0]!r} in it")
         ranges = {"generations": (0, None), "population": (2, None), "tournament": (1, None), "mu": (1, None),
-                  "lambda_": (2, None), "min_depth": (1, None), "max_depth": (1, None), "spaces_per_gen": (1, None),
+                  "lambda_": (2, None), "min_depth": (1, MAX_SEARCH_DEPTH), "max_depth": (1, MAX_SEARCH_DEPTH), "spaces_per_gen": (1, None),
                   "nets_per_space": (0, None), "task_nets": (10, None), "validation_nets": (3, None),
                   "filter_nets": (1, None), "jobs": (1, None), "hof_size": (1, None), "batch_mb": (1, None),
                   "cache_mb": (1, None), "cxpb": (0, 1), "mutpb": (0, 1)}

@@ -40,9 +40,14 @@ class GroundTruth:
     columns: dict = field(default_factory=dict)  # optional extra per-arch columns (flops, params)
     build_kwargs: dict = field(default_factory=dict)
     source: str = ""
+    lines: list = None  # the file's line number of each row, where the file has lines (CSV)
 
     def __len__(self):
         return len(self.archs)
+
+    def line_note(self, *rows):
+        """' (line 4 of the file)' for data rows ``rows`` (0-based), '' where lines are unknown."""
+        return line_note(self.lines if self.lines and len(self.lines) == len(self.archs) else None, *rows)
 
     @functools.cached_property
     def index(self):
@@ -59,6 +64,19 @@ class GroundTruth:
         return get(self.space).build(arch, **args)
 
 
+def line_note(lines, *rows):
+    """' (line 4 of the file)', ' (lines 2 and 7 of the file)' for data rows ``rows``
+    (0-based) of a file whose rows start on ``lines``; '' when ``lines`` is None."""
+    if not lines:
+        return ""
+    return f" (line{'s' if len(rows) > 1 else ''} {' and '.join(str(lines[r]) for r in rows)} of the file)"
+
+
+class Rows(list):
+    """A file's data rows (dicts); ``lines``: each row's line number in the file (CSV) or None."""
+    lines = None
+
+
 def _read_rows(path):
     if not os.path.exists(path):
         raise GroundTruthError(f"ground-truth file not found: {path}")
@@ -67,12 +85,17 @@ def _read_rows(path):
             import pandas as pd
         except ImportError:
             raise GroundTruthError(f"{path}: reading Parquet needs pandas (pip install pandas pyarrow)") from None
-        return pd.read_parquet(path).to_dict("records")
+        return Rows(pd.read_parquet(path).to_dict("records"))
     import gzip
 
     opener = gzip.open if str(path).endswith(".gz") else open
+    rows, lines = Rows(), []
     with opener(path, "rt", newline="") as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)  # the line the row ends on (a quoted field may span lines)
+    rows.lines = lines
     if not rows:
         raise GroundTruthError(f"{path}: no rows")
     return rows
@@ -86,7 +109,20 @@ def _floats(rows, col, path):
     bad = np.flatnonzero(~np.isfinite(out))
     if len(bad):  # one NaN accuracy would make every Kendall tau of a search undefined
         raise GroundTruthError(f"{path}: column {col!r} has {len(bad)} non-finite values (first at data row "
-                               f"{int(bad[0]) + 1}: {rows[bad[0]][col]!r}); accuracies must be finite numbers")
+                               f"{int(bad[0]) + 1}: {rows[bad[0]][col]!r}); accuracies must be finite numbers"
+                               + line_note(getattr(rows, "lines", None), int(bad[0])))
+    return out
+
+
+def accuracies(rows, col, path):
+    """Column ``col`` of ``rows`` as accuracies: finite numbers >= 0, else a GroundTruthError
+    naming the file, the data row and its line."""
+    out = _floats(rows, col, path)
+    bad = np.flatnonzero(out < 0)
+    if len(bad):
+        raise GroundTruthError(f"{path}: data row {int(bad[0]) + 1}: accuracy {rows[bad[0]][col]!r} in column "
+                               f"{col!r} is negative ({len(bad)} such rows); accuracies must be numbers >= 0"
+                               + line_note(getattr(rows, "lines", None), int(bad[0])))
     return out
 
 
@@ -99,8 +135,8 @@ def load_table(path, space, dataset, **build_kwargs):
         raise GroundTruthError(f"{path}: expected columns 'arch' and 'accuracy' or 'accuracy_{dataset}', found {sorted(keys)}")
     cols = {c: _floats(rows, c, path) for c in keys if c not in ("arch",) and not c.startswith("accuracy")
             and all(_isnum(r[c]) for r in rows[:5])}
-    return GroundTruth(space, dataset, [r["arch"] for r in rows], _floats(rows, acc_col, path), cols,
-                       build_kwargs, str(path))
+    return GroundTruth(space, dataset, [r["arch"] for r in rows], accuracies(rows, acc_col, path), cols,
+                       build_kwargs, str(path), rows.lines)
 
 
 def load_any_table(path, space, dataset):
@@ -137,7 +173,7 @@ def load_nb201_csv(path, dataset="cifar10"):
     if "ArchitectureString" not in rows[0]:
         raise GroundTruthError(f"{path}: expected a column 'ArchitectureString' (NAS-Bench-201 table)")
     archs = [r["ArchitectureString"] for r in rows]
-    return GroundTruth("nb201", dataset, archs, _floats(rows, NB201_COLUMNS[dataset], path), {}, {}, str(path))
+    return GroundTruth("nb201", dataset, archs, accuracies(rows, NB201_COLUMNS[dataset], path), {}, {}, str(path), rows.lines)
 
 
 def load_nb201_official(path, dataset="cifar10", hp="200"):
@@ -191,6 +227,10 @@ def load_nds_json(path, space):
     for k, rec in enumerate(data):
         if not isinstance(rec, dict) or "net" not in rec or "test_ep_top1" not in rec:
             raise GroundTruthError(f"{path}: record {k} lacks 'net' or 'test_ep_top1'")
+        try:
+            error = float(rec["test_ep_top1"][-1])
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise GroundTruthError(f"{path}: record {k}: 'test_ep_top1' is not a list of numbers") from None
         archs.append(json.dumps(rec["net"], sort_keys=True))
-        acc.append(100.0 - float(rec["test_ep_top1"][-1]))
+        acc.append(100.0 - error)
     return GroundTruth(f"nds_{space}", "cifar10", archs, np.array(acc), {}, {}, str(path))

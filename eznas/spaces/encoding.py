@@ -35,6 +35,8 @@ def parse_widths(config, choices, length, what):
         raise ValueError(f"not a {what} channel config: {config!r}") from None
     if len(widths) != length or any(w not in choices for w in widths):
         raise ValueError(f"{what} config needs {length} widths from {choices}: {config!r}")
+    if format_widths(widths) != str(config):  # ' 8', '08', '0_8' are 8: one network, one id
+        raise ValueError(f"{what} config {config!r} is not in canonical form; write it as {format_widths(widths)!r}")
     return widths
 
 

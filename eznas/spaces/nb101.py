@@ -231,8 +231,8 @@ def load_naslib_csv(path, dataset="cifar10"):
             archs.append(parse_naslib(r["arch"]))
         except ValueError as e:
             raise B.GroundTruthError(f"{path}: data row {k + 1}: architecture {r['arch']!r} is not a "
-                                     f"nb101 architecture ({e})") from None
-    acc = B._floats(rows, "val_accuracy", path)
+                                     f"nb101 architecture ({e}){B.line_note(rows.lines, k)}") from None
+    acc = B.accuracies(rows, "val_accuracy", path)
     # NASLib sampled random matrices: rows that prune to one cell are one network, each row one
     # of its training runs; they become one row with their mean accuracy (as the shipped table)
     merged = {}
@@ -244,7 +244,7 @@ def load_naslib_csv(path, dataset="cifar10"):
         logging.getLogger("eznas.spaces").info(f"{path}: {len(archs)} rows are {len(merged)} distinct cells; "
                                                "repeated cells take the mean of their rows' accuracies")
     return B.GroundTruth("nb101", dataset, list(merged), np.array([np.mean(v) for v in merged.values()]), {}, {},
-                         str(path))
+                         str(path), rows.lines if len(merged) == len(archs) else None)
 
 
 def _is_naslib(path):

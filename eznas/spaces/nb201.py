@@ -38,6 +38,8 @@ def parse(arch):
             if op not in OP_NAMES or src != str(j):
                 raise ValueError(f"bad edge {p!r} in {arch!r}: expected <op>~{j} with op in {OP_NAMES}")
             ops.append(op)
+    if format_ops(ops) != arch:  # one network, one id: a second spelling would pass as another network
+        raise ValueError(f"{arch!r} is not in canonical form; write it as {format_ops(ops)!r}")
     return tuple(ops)
 
 

@@ -1,6 +1,8 @@
 """Ground truth, input shapes and default data of any space, by name: the registry's
 records (``eznas.spaces.registry``) answer; ``load_ground_truth`` also checks every
 architecture id."""
+import numpy as np
+
 from eznas.spaces import benchmarks as B
 from eznas.spaces.registry import get, names
 
@@ -10,8 +12,10 @@ PACKAGE_DATA = B.PACKAGE_DATA
 def load_ground_truth(space, dataset=None, path=None):
     """Ground truth of ``space`` on ``dataset`` (default: the space's first) read from
     ``path`` (NB201 and the built-in spaces read the tables shipped with the package when
-    no path is given).  Every architecture id is checked on load: a bad one is a
-    GroundTruthError naming the file and the row."""
+    no path is given).  Every row is checked on load: an architecture that is not of the
+    space, one network given twice, or an accuracy that is negative, NaN or infinite is a
+    GroundTruthError naming the file, the row (and its line, in a CSV file) and the
+    architecture."""
     sp = get(space)
     dataset = dataset or sp.datasets[0]
     if dataset not in sp.datasets and dataset not in B.NUM_CLASSES:
@@ -23,11 +27,19 @@ def load_ground_truth(space, dataset=None, path=None):
             sp.check(arch)
         except (ValueError, KeyError, TypeError) as e:
             raise B.GroundTruthError(f"{gt.source}: data row {row + 1}: architecture {arch!r} is not a {space} "
-                                     f"architecture ({e})") from None
+                                     f"architecture ({e}){gt.line_note(row)}") from None
         if str(arch) in first:  # one network, two accuracies: which one is the truth?
             raise B.GroundTruthError(f"{gt.source}: data rows {first[str(arch)] + 1} and {row + 1} are the same "
-                                     f"architecture {arch!r}; give each network once")
+                                     f"architecture {arch!r}; give each network once{gt.line_note(first[str(arch)], row)}")
         first[str(arch)] = row
+    acc = np.asarray(gt.accuracy, dtype=np.float64)
+    if len(acc) != len(gt.archs):
+        raise B.GroundTruthError(f"{gt.source}: {len(gt.archs)} architectures but {len(acc)} accuracies")
+    bad = np.flatnonzero(~np.isfinite(acc) | (acc < 0))  # every format (the readers of tables check theirs)
+    if len(bad):
+        raise B.GroundTruthError(f"{gt.source}: data row {bad[0] + 1}: architecture {gt.archs[bad[0]]!r} has "
+                                 f"accuracy {float(acc[bad[0]])!r} ({len(bad)} such rows); accuracies must be finite "
+                                 f"numbers >= 0{gt.line_note(int(bad[0]))}")
     return gt
 
 

@@ -195,10 +195,11 @@ def _ground_truth(space, parse):
     return load
 
 
-def _row_error(path, row, raw, space, why):
-    from eznas.spaces.benchmarks import GroundTruthError
+def _row_error(path, row, raw, space, why, lines=None):
+    from eznas.spaces.benchmarks import GroundTruthError, line_note
 
-    return GroundTruthError(f"{path}: data row {row + 1}: architecture {raw!r} is not a {space} architecture ({why})")
+    return GroundTruthError(f"{path}: data row {row + 1}: architecture {raw!r} is not a {space} architecture ({why})"
+                            f"{line_note(lines, row)}")
 
 
 def _load_csv(path, space, dataset, parse):
@@ -223,10 +224,10 @@ def _load_csv(path, space, dataset, parse):
             arch = from_naslib(space, r["arch"])
             parse(arch)
         except (ValueError, TypeError) as e:
-            raise _row_error(path, k, r["arch"], space, e) from None
+            raise _row_error(path, k, r["arch"], space, e, rows.lines) from None
         archs.append(arch)
     cols = {c: B._floats(rows, c, path) for c in ("flops", "params") if c in keys}
-    return B.GroundTruth(space, dataset, archs, B._floats(rows, acc_col, path), cols, {}, str(path))
+    return B.GroundTruth(space, dataset, archs, B.accuracies(rows, acc_col, path), cols, {}, str(path), rows.lines)
 
 
 def _load_official(path, space, dataset):

@@ -1,0 +1,277 @@
+"""Hostile input (issue 27): text from a store or a file never becomes code in an exported
+``programs.py``; a ground-truth file that gives one network twice, or an accuracy that is
+negative, NaN or infinite, is refused naming the file, the rows and their lines; programs
+deeper than MAX_PROGRAM_DEPTH and search depths out of range are refused naming the file
+and the field.  Bad input: exit code 2 and a message naming it."""
+import ast
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from eznas.cli import run as eznas_run
+from eznas.export import check_source, export_file, export_source
+from eznas.program import MAX_PROGRAM_DEPTH, ProgramError, parse
+from stats_cache.schema import KINDS
+
+from tests.conftest import make_store
+
+MARKER = "PWNED"
+# each one tries to end the docstring, the line or the literal it lands in and run code
+PAYLOADS = [
+    'x"""\nimport os; os.system("touch PWNED")\ndef _f():\n    """',  # the issue's: valid code in exports as written before
+    'x"""\nimport os; os.system("touch PWNED")\n"""',
+    "x'''\nimport os; os.system('touch PWNED')\n'''",
+    'x\\',  # a trailing backslash would escape the closing quotes
+    'x\\"""\nopen("PWNED", "w")\n#',
+    "x\u2028open('PWNED', 'w')\u2028",
+    "x\x85open('PWNED', 'w')\x85",
+    "x\ropen('PWNED', 'w')\r",
+    "#\nopen('PWNED', 'w')  # ",
+    '\\N{LINE FEED}""";open("PWNED", "w");"""',
+    "\x00\x0c\x1b\x7f\t\ud800\u00e9\u4e2d",  # NUL, form feed, escape, DEL, tab, a lone surrogate, non-ASCII
+]
+PROGRAMS = ["layer_sum(frobenius_norm(sigmoid(logdet(sign(T3G_N)))))", "times_flops(l1_norm(add(T3, T1_D)))",
+            "layer_mean(abs(T3))"]
+# what a subprocess prints: each program of each module on fixed random statistics of two layers
+SCORE = """
+import importlib.util, json, sys, torch
+out = []
+for path in sys.argv[1:]:
+    spec = importlib.util.spec_from_file_location("m" + str(len(out)), path)
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+    shapes = {"T1": (1, 2, 3, 3), "T2": (1, 3, 3, 3), "T3": (3, 2, 3, 3), "T4": (1, 3, 3, 3)}
+    g = torch.Generator().manual_seed(0)
+    layers = [{k: torch.randn(shapes[k[:2]], generator=g) for k in %r} for _ in range(2)]
+    out.append([[f(layer) for layer in layers] for f in m.PROGRAMS])
+print(json.dumps(out))
+""" % (list(KINDS),)
+
+
+def _hostile_rows(programs):
+    return [{"program": p, "sign": -1.0 if k == 1 else 1.0, "min_tau": PAYLOADS[k % len(PAYLOADS)],
+             "search_min_tau": PAYLOADS[-1 - k % len(PAYLOADS)], "taus": {name: 0.25 for name in PAYLOADS}}
+            for k, p in enumerate(programs)]
+
+
+def _import_and_score(tmp_path, *paths):
+    """Import the modules in a fresh interpreter whose working directory is ``tmp_path``;
+    no marker file may appear anywhere it could be written."""
+    r = subprocess.run([sys.executable, "-c", SCORE, *map(str, paths)], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    for where in (tmp_path, os.getcwd(), os.path.dirname(str(paths[0]))):
+        assert not os.path.exists(os.path.join(where, MARKER)), where
+    return json.loads(r.stdout)
+
+
+def _top_level(path):
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    return [type(n).__name__ + ":" + (getattr(n, "name", "") or ast.unparse(n)[:30]) for n in tree.body]
+
+
+# ---- 1. code through the export --------------------------------------------------------
+
+def test_hostile_text_in_every_interpolated_field_is_never_code(tmp_path):
+    # odd whitespace the program parser accepts between tokens (line separators, \x85, \r)
+    spaced = ["layer_sum(\u2028frobenius_norm(\x85sigmoid(\rlogdet(\x0csign(\tT3G_N)))))",
+              " times_flops( l1_norm( add(T3,\nT1_D)))\r\n", "layer_mean(\u3000abs(T3))"]
+    hostile = export_file(str(tmp_path / "hostile.py"), _hostile_rows(spaced), "mean")
+    plain = export_file(str(tmp_path / "plain.py"), [{"program": p, "sign": -1.0 if k == 1 else 1.0}
+                                                       for k, p in enumerate(PROGRAMS)], "mean")
+    source = open(hostile, encoding="utf-8").read()
+    assert source.isascii() and "\r" not in source and "\x0c" not in source  # no character but ASCII lines
+    assert _top_level(hostile) == _top_level(plain)  # the same statements, whatever the names
+    scores = _import_and_score(tmp_path, hostile, plain)
+    assert scores[0] == scores[1] and all(math.isfinite(v) for fn in scores[0] for v in fn)
+    # the text is kept, escaped: each program's docstring names every space as written
+    spec_doc = ast.get_docstring(ast.parse(source).body[-5], clean=False)
+    for name in PAYLOADS:
+        assert name.encode("unicode_escape").decode("ascii") in spec_doc
+    assert "Program: layer_sum(frobenius_norm(sigmoid(logdet(sign(T3G_N)))))" in source  # the parsed program
+
+
+@pytest.mark.parametrize("row,how,names", [
+    ({"program": "abs(T3)", "sign": "1.0 * __import__('os').system('touch PWNED') or 1"}, "mean", "'sign'"),
+    ({"program": "abs(T3)", "sign": float("nan")}, "mean", "'sign'"),
+    ({"program": "abs(T3)", "sign": float("inf")}, "mean", "'sign'"),
+    ({"program": "abs(T3)"}, "mean'\nimport os\n'", "to_scalar"),
+    ({"program": "abs(T3)\nimport os"}, "mean", "trailing tokens"),
+    ({"program": "abs(__import__)"}, "mean", "unknown op or terminal '__import__'"),
+    ({"program": 'abs(T3)"""'}, "mean", "unexpected character"),
+    ({"program": "abs(T3)", "taus": ["a"]}, "mean", "'taus'"),
+])
+def test_values_that_would_reach_code_are_refused(tmp_path, row, how, names):
+    with pytest.raises(ValueError, match=names.replace("(", r"\(").replace(")", r"\)")):
+        export_file(str(tmp_path / "p.py"), [row], how)
+    assert not os.path.exists(tmp_path / "p.py") and not os.path.exists(MARKER)
+
+
+def test_the_check_refuses_a_module_with_any_statement_it_did_not_write():
+    rows = [{"program": "abs(T3)", "min_tau": 0.5}]
+    source = export_source(rows)
+    docs = [ast.get_docstring(ast.parse(source).body[-5], clean=False)]
+    check_source(source, docs)
+    for bad in (source + "\nimport os\n",
+                source.replace("    L = {k:", "    import os\n    L = {k:", 1),
+                source.replace("OPS['abs'](L[\"T3\"])", "__import__('os').system('x')", 1),
+                source.replace("program_0.times = ''", "program_0.times = open('x')", 1),
+                source.replace("TO_SCALAR = 'mean'", "TO_SCALAR = 'mean'; import os", 1),
+                source.replace("Sign: +1", 'Sign: +1"""\n    import os\n    """', 1),
+                source[:-10]):
+        with pytest.raises(ValueError, match="exported module refused"):
+            check_source(bad, docs)
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
+    """A finished run on a store whose two spaces are named to break out of the export."""
+    root = tmp_path_factory.mktemp("hostile")
+    store = str(root / "s.zarr")
+    make_store(store, spaces=(PAYLOADS[0], "b" + "".join(PAYLOADS[5:9])))  # no backslash: zarr reads it as "/"
+    code = eznas_run(["evolve", "--store", store, "--population", "6", "--mu", "3", "--lambda", "6", "--task-nets", "20",
+                      "--validation-nets", "6", "--max-depth", "4", "--generations", "1", "--quiet",
+                      "--runs-root", str(root), "--name", "r"])
+    assert code == 0
+    return root / "r", store
+
+
+def test_a_run_on_spaces_named_to_break_out_exports_a_module_that_runs_nothing(tmp_path, hostile_run):
+    run, _ = hostile_run
+    assert not os.path.exists(run / MARKER) and not os.path.exists(MARKER)
+    rows = json.load(open(run / "hall_of_fame.json"))["programs"]
+    assert PAYLOADS[0] in rows[0]["taus"]  # the names did reach the export
+    exported = run / "programs.py"
+    plain = export_file(str(tmp_path / "plain.py"), [{"program": r["program"], "sign": r["sign"]} for r in rows[:5]])
+    assert _top_level(exported) == _top_level(plain)
+    scores = _import_and_score(tmp_path, exported, plain)
+    assert scores[0] == scores[1]
+
+
+# ---- 2. ground-truth files ---------------------------------------------------------------
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|none~2|"
+OTHER = "|none~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|none~2|"
+
+
+@pytest.mark.parametrize("space,body,names", [
+    ("nb201", f"arch,accuracy\n{OTHER},50\n{ARCH},99.9\n{ARCH},10.0\n{ARCH},10.0\n{ARCH},10.0\n{ARCH},10.0\n",
+     ["gt.csv: data rows 2 and 3 are the same architecture", ARCH, "(lines 3 and 4 of the file)"]),
+    ("nb201", f"arch,accuracy\n{ARCH},99.9\n\n{'|' + ARCH},10.0\n",  # the same cell, spelled another way
+     ["gt.csv: data row 2: architecture", "not in canonical form", "(line 4 of the file)"]),
+    ("nats_sss", "arch,accuracy\n8:16:24:32:40,70\n08:16:24:32:40,10\n",
+     ["gt.csv: data row 2: architecture '08:16:24:32:40'", "write it as '8:16:24:32:40'", "(line 3 of the file)"]),
+    ("nb201", f"arch,accuracy\n{OTHER},50\n{ARCH},-5\n",
+     ["gt.csv: data row 2: accuracy '-5'", "negative", "(line 3 of the file)"]),
+    ("nb201", f"arch,accuracy\n{OTHER},50\n{ARCH},nan\n", ["gt.csv: column 'accuracy'", "non-finite", "(line 3 of the file)"]),
+    ("nb201", f"arch,accuracy\n{OTHER},50\n{ARCH},-inf\n", ["gt.csv: column 'accuracy'", "non-finite", "(line 3 of the file)"]),
+    ("bench_sss", "arch,accuracy\n8:8:8:8:8,50\n16:8:8:8:8,1e400\n",
+     ["gt.csv: column 'accuracy'", "non-finite", "(line 3 of the file)"]),
+])
+def test_a_ground_truth_file_with_duplicates_or_bad_accuracies_is_refused(tmp_path, cli, space, body, names):
+    gt = tmp_path / "gt.csv"
+    gt.write_text(body)
+    code, _, err = cli("collect", "--space", space, "--ground-truth", gt, "--store", tmp_path / "s.zarr")
+    assert code == 2 and not (tmp_path / "s.zarr").exists(), err
+    for n in names:
+        assert n in err, (n, err)
+
+
+def test_every_format_is_checked_on_load(tmp_path):
+    """NDS JSON records have no accuracy column: an error over 100 % or a NaN is refused after
+    reading, as is a network given twice, naming the record."""
+    from eznas.spaces.benchmarks import GroundTruthError
+    from eznas.spaces.sources import load_ground_truth
+
+    net = {"genotype": {"normal": [["sep_conv_3x3", 0]], "normal_concat": [1], "reduce": [["max_pool_3x3", 0]],
+                        "reduce_concat": [1]}, "width": 16, "depth": 3}
+    other = {**net, "width": 32}
+    for records, names in (([{"net": other, "test_ep_top1": [50.0]}, {"net": net, "test_ep_top1": [150.0]}],
+                            ["data row 2", "has accuracy -50.0"]),
+                           ([{"net": other, "test_ep_top1": [50.0]}, {"net": net, "test_ep_top1": ["nan"]}],
+                            ["data row 2", "has accuracy nan"]),
+                           ([{"net": net, "test_ep_top1": [50.0]}, {"net": net, "test_ep_top1": [10.0]}],
+                            ["data rows 1 and 2 are the same architecture"]),
+                           ([{"net": net, "test_ep_top1": "x"}], ["record 0: 'test_ep_top1'"])):
+        path = tmp_path / "nds.json"
+        path.write_text(json.dumps(records))
+        with pytest.raises(GroundTruthError) as e:
+            load_ground_truth("nds_darts", "cifar10", str(path))
+        assert "nds.json" in str(e.value) and all(n in str(e.value) for n in names), str(e.value)
+
+
+# ---- 3. program depth ----------------------------------------------------------------------
+
+def _deep(n, inner="T3"):
+    return "sigmoid(" * (n - 1) + inner + ")" * (n - 1)
+
+
+def test_the_parser_refuses_programs_deeper_than_the_limit_fast():
+    assert len(parse(_deep(MAX_PROGRAM_DEPTH))) == MAX_PROGRAM_DEPTH  # the limit itself parses
+    assert len(parse(f"times_flops(layer_sum({_deep(MAX_PROGRAM_DEPTH - 2)}))")) == MAX_PROGRAM_DEPTH
+    t0 = time.perf_counter()
+    for text in (_deep(MAX_PROGRAM_DEPTH + 1), _deep(100_000), f"layer_mean({_deep(MAX_PROGRAM_DEPTH)})"):
+        with pytest.raises(ProgramError, match=f"deeper than {MAX_PROGRAM_DEPTH} nodes") as e:
+            parse(text)
+        assert len(str(e.value)) < 400  # the program is quoted cut short
+    assert time.perf_counter() - t0 < 5
+
+
+def test_a_program_at_the_limit_exports_a_module_that_imports(tmp_path):
+    path = export_file(str(tmp_path / "deep.py"), [{"program": _deep(MAX_PROGRAM_DEPTH - 1, "abs(T3)")}])
+    (scores,) = _import_and_score(tmp_path, path)
+    assert len(scores) == 1 and all(math.isfinite(v) for v in scores[0])
+
+
+def _fake_run(tmp_path, program):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"to_scalar": "mean"}))
+    (run / "hall_of_fame.json").write_text(json.dumps({"programs": [{"program": program, "sign": 1.0}]}))
+    return run
+
+
+def test_a_too_deep_program_in_a_hall_of_fame_is_refused_naming_the_file(tmp_path, cli):
+    run = _fake_run(tmp_path, f"layer_mean({_deep(100_000, 'abs(T3)')})")
+    t0 = time.perf_counter()
+    code, _, err = cli("analyze", run, "--out", tmp_path / "a", "--draws", "2")
+    assert code == 2 and "hall_of_fame.json: program 0 unreadable" in err and "deeper than" in err
+    code, _, err = cli("score", "--space", "bench_sss", "--proxy", run, "--out", tmp_path / "o.csv", "--n", "3")
+    assert code == 2 and "hall_of_fame.json: program 0 unreadable" in err and not (tmp_path / "o.csv").exists()
+    assert time.perf_counter() - t0 < 30 and not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("line,field", [("max_depth = 1000", "max_depth"), ("min_depth = 0", "min_depth"),
+                                        ("max_depth = 21", "max_depth"), ("min_depth = 25\nmax_depth = 20", "min_depth")])
+def test_search_depths_out_of_range_are_refused_naming_the_file_and_field(tmp_path, cli, synthetic_store, line, field):
+    from eznas.evolve.config import MAX_SEARCH_DEPTH
+
+    toml = tmp_path / "c.toml"
+    toml.write_text(f'store = "{synthetic_store}"\n{line}\n')
+    t0 = time.perf_counter()
+    code, _, err = cli("evolve", "--config", toml, "--runs-root", tmp_path, "--name", "r", "--quiet")
+    assert code == 2 and "c.toml" in err and f"config field '{field}'" in err and f"[1, {MAX_SEARCH_DEPTH}]" in err, err
+    assert time.perf_counter() - t0 < 30 and not (tmp_path / "r").exists()
+    code, _, err = cli("evolve", "--store", synthetic_store, "--max-depth", "1000", "--runs-root", tmp_path, "--quiet")
+    assert code == 2 and "config field 'max_depth'" in err
+
+
+def test_a_too_deep_program_or_depth_in_a_run_is_refused_naming_the_file(tmp_path, cli, hostile_run):
+    run = tmp_path / "r"
+    shutil.copytree(hostile_run[0], run)
+    exported = (run / "programs.py").read_text()
+    ck = json.loads((run / "checkpoint.json").read_text())
+    ck["population"][0][0] = f"layer_mean({_deep(5000, 'abs(T3)')})"
+    (run / "checkpoint.json").write_text(json.dumps(ck))
+    code, _, err = cli("evolve", "--resume", run, "--generations", "2", "--quiet")
+    assert code == 2 and "checkpoint.json: corrupt checkpoint" in err and "deeper than" in err, err
+    assert (run / "programs.py").read_text() == exported  # nothing exported
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**cfg, "max_depth": 1000}))
+    code, _, err = cli("evolve", "--resume", run, "--generations", "2", "--quiet")
+    assert code == 2 and "config.json: config field 'max_depth' must be in [1, 20], got 1000" in err, err
