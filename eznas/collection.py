@@ -70,14 +70,29 @@ def measure_network(gt, i, data, seed, pattern="rcb", device=None, kinds=None, m
     return stats, size_attrs
 
 
+COLLECT_THREADS = 1  # torch threads while collecting (versions.json records it with the CPU kernel)
+
+
 def collect_space(gt, store, indices, seed=0, device="cpu", progress=True):
     """Collect networks ``indices`` of ground truth ``gt`` into ``store``; returns
-    (networks written, bytes written uncompressed, seconds)."""
+    (networks written, bytes written uncompressed, seconds).  Runs on one torch thread:
+    a convolution's sums are split by thread, so another thread count changes the last
+    bits of every statistic, and where a BatchNorm cancelled the gradient
+    (``cancelled_layers``) the whole of the rounding noise left there."""
     cfg = store.config
     data = load_batch(cfg["data"], cfg["batch_size"], input_shape(gt.space, gt.dataset)[1], seed).to(device)
     key_space = store_key(gt.space, gt.dataset)
     store.open_space(key_space)
     todo = [i for i in indices if not store.is_complete(key_space, net_key(i))]
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(COLLECT_THREADS)  # the same sums whatever the machine's core count
+    try:
+        return _collect(gt, store, todo, data, key_space, cfg, seed, device, progress)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _collect(gt, store, todo, data, key_space, cfg, seed, device, progress):
     t0, written, nbytes = time.perf_counter(), 0, 0
     cancelled = []  # (network, layers whose BatchNorm cancelled the backward signal, layers)
     # one writer thread: network i is compressed and written while network i+1 is collected

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from eznas import heldout
 from eznas.collection import collect_space, collection_config
@@ -54,3 +55,30 @@ def test_verdict_counts_test_rows_against_size_and_names_the_largest_losses():
     only_val = {k: r for k, r in res.items() if k.endswith("validation")}
     assert verdict(only_val) == ("verdict: program_0 beats params and flops on 1 of 1 held-out validation rows; "
                                  "no other baseline of the table beats it on any of them")
+
+
+def test_collection_is_the_same_whatever_the_callers_thread_count(tmp_path, caplog):
+    # a TransNAS-Bench-101 macro network: its BatchNorms cancel the sum-of-logits gradient,
+    # so its gradient statistics are rounding noise that another thread count changed wholly
+    import logging
+
+    from eznas.spaces.sources import load_ground_truth, space_max_channels
+
+    gt = load_ground_truth("tnb101_macro", "class_object")
+    cfg = collection_config("photos", 1, 0, "float32", "rcb", "sum", max_channels=space_max_channels("tnb101_macro"))
+    old = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            with caplog.at_level(logging.WARNING, logger="eznas.collect"):
+                with StatsStore(str(tmp_path / f"t{threads}.zarr"), "a", config=cfg) as store:
+                    collect_space(gt, store, [77], 0, "cpu", False)
+            assert torch.get_num_threads() == threads  # restored
+    finally:
+        torch.set_num_threads(old)
+    assert "tnb101_macro-class_object: in 1 of 1 networks collected, a BatchNorm received the same gradient" in caplog.text
+    a, b = (StatsStore(str(tmp_path / f"t{t}.zarr"), "r").read_network("tnb101_macro-class_object", "n000077")
+            for t in (1, 2))
+    assert len(a.groups) == len(b.groups)
+    for (ia, ta), (ib, tb) in zip(a.groups, b.groups):
+        assert ia == ib and all(torch.equal(ta[k], tb[k]) for k in ta)

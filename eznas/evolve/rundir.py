@@ -64,11 +64,25 @@ def versions():
     import torch
     import zarr
 
+    from eznas.collection import COLLECT_THREADS
     from eznas.version import __version__
 
     return {"python": platform.python_version(), "eznas": __version__, "torch": torch.__version__,
             "deap": deap.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__, "zarr": zarr.__version__,
-            "platform": platform.platform()}
+            "platform": platform.platform(),
+            # what can still make statistics differ between machines with equal versions: the
+            # CPU kernels torch dispatches to (AVX2 / AVX512 sum in other orders); collection
+            # runs on COLLECT_THREADS torch threads whatever the core count
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu": _cpu_model(),
+            "collect_threads": COLLECT_THREADS}
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.processor())
+    except OSError:
+        return platform.processor()
 
 
 class RunDir:
