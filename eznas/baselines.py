@@ -177,7 +177,8 @@ def naswot(model, x, y=None):
     return float(torch.linalg.slogdet(naswot_kernel(model, x)).logabsdet)
 
 
-def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report=None, max_channels=None):
+def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report=None, max_channels=None,
+                   labels=None):
     """Scores of several programs on one collection of the model's statistics on the batch
     ``x`` (only the passes their terminals need are run).  ``programs``: {name: (program
     string, aggregate)} with aggregate 'mean' or 'sum' over layers (a program written
@@ -185,7 +186,9 @@ def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report
     to a scalar ('mean' or 'l2').  ``report``: filled by the layer finder
     (``stats_cache.layers.find_layers``).  Returns {name: float}, NaN for a program that cannot
     apply (a network without layers, as the engine scores it).  A ``times_flops`` program's
-    score is multiplied by the model's FLOPs for one input of ``x``'s shape."""
+    score is multiplied by the model's FLOPs for one input of ``x``'s shape.  ``labels``: the
+    backward signal is cross-entropy against them instead of the sum of the logits
+    (``stats_cache.collect.collect``)."""
     from eznas.program import (OpError, aggregate_layers, apply_factor, kinds_used, layer_values, parse,
                                split_aggregate, split_factor)
     from stats_cache.collect import collect, group_layers
@@ -195,7 +198,7 @@ def program_scores(model, x, programs, seed=0, how="mean", pattern="rcb", report
     parsed = {name: split_aggregate(parse(text), agg) for name, (text, agg) in programs.items()}
     kinds = {k for prefix, _ in parsed.values() for k in kinds_used(prefix)}
     groups = group_layers(collect(model, x, seed=seed, kinds=kinds, pattern=pattern, report=report,
-                                  max_channels=max_channels))
+                                  max_channels=max_channels, labels=labels))
     per_layer = {}
     for prefix, _ in parsed.values():  # each program once; NaN where it cannot apply (no layers, an op error)
         try:

@@ -7,16 +7,19 @@ A test set is named ``space:dataset:n`` (e.g. ``nb201:imagenet16-120:500``); its
 statistics are collected as the store collected the task's networks of that space (data,
 batch size, seed scheme), or with the space's defaults at batch 1.
 """
+import contextlib
 import functools
 import random
 
 import numpy as np
 import torch
 from joblib import Parallel, delayed
+from tqdm import tqdm
 
 from eznas.baselines import PROGRAM_BASELINES
 from eznas.discovered import DISCOVERED
 from eznas.batch import NetBatch, randomised
+from eznas.heldout_cache import ScoreCache
 from eznas.metrics import kendall
 from eznas.parallel import score_items
 from eznas.program import kinds_used, parse, split_factor
@@ -145,18 +148,43 @@ def _as_stored(t, data_cfg):
     return t
 
 
-def stream_test(gt, indices, programs, data_cfg, how="mean", jobs=1, chunk=20):
+def stream_test(gt, indices, programs, data_cfg, how="mean", jobs=1, chunk=20, cache=None, progress=False, desc="test"):
     """Rows {index, accuracy, params, flops, synflow, <program names>, <EZNAS-A forms>} for
     networks ``indices`` of ``gt``, statistics collected on the fly as ``data_cfg``
-    (data, batch_size, seed, pattern) says."""
+    (data, batch_size, seed, pattern) says.  ``cache``: a folder of scores kept from earlier
+    calls (``eznas.heldout_cache``); only networks and programs not held there are scored,
+    and what is scored is added to it."""
     progs = {**programs, **PROGRAM_BASELINES}
-    work = functools.partial(_stream_rows, progs, gt, data_cfg, how)
-    chunks = [indices[k:k + chunk] for k in range(0, len(indices), chunk)]
-    if jobs == 1:
-        parts = [work(c) for c in chunks]
-    else:
-        parts = Parallel(n_jobs=jobs)(delayed(work)(c) for c in chunks)
-    return [r for p in parts for r in p]
+    texts = list(dict.fromkeys(progs.values()))
+    store = ScoreCache(cache, gt, data_cfg, how) if cache else None
+    held = {t: store.program(t) for t in texts} if store else {t: {} for t in texts}
+    size = store.size() if store else {}
+    groups = {}  # the programs a network still needs -> its indices (a network without size rows: all)
+    for i in indices:
+        need = tuple(t for t in texts if i not in held[t]) if i in size else tuple(texts)
+        if need:
+            groups.setdefault(need, []).append(i)
+    todo = sum(len(v) for v in groups.values())
+    with contextlib.ExitStack() as stack, tqdm(total=todo, desc=desc, unit="net", disable=not progress or not todo) as bar:
+        write = store.writers(stack, texts) if store and todo else {}
+        for need, idx in groups.items():
+            work = functools.partial(_stream_rows, {t: t for t in need}, gt, data_cfg, how)
+            chunks = [idx[k:k + chunk] for k in range(0, len(idx), chunk)]
+            parts = (map(work, chunks) if jobs == 1 else
+                     Parallel(n_jobs=jobs, return_as="generator")(delayed(work)(c) for c in chunks))
+            for rows in parts:
+                for r in rows:
+                    i, arch = r["index"], str(gt.archs[r["index"]])
+                    size[i] = {c: r[c] for c in ATTR_BASELINES}
+                    if "size" in write:
+                        write["size"]({"index": i, "arch": arch, **{c: repr(float(r[c])) for c in ATTR_BASELINES}})
+                    for t in need:
+                        held[t][i] = r[t]
+                        if t in write:
+                            write[t]({"index": i, "arch": arch, "value": repr(float(r[t]))})
+                bar.update(len(rows))
+    return [{"index": i, "accuracy": float(gt.accuracy[i]), **size[i], **{n: held[t][i] for n, t in progs.items()}}
+            for i in indices]
 
 
 def taus_of_rows(rows, names):

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +84,37 @@ def test_collection_is_the_same_whatever_the_callers_thread_count(tmp_path, capl
     assert len(a.groups) == len(b.groups)
     for (ia, ta), (ib, tb) in zip(a.groups, b.groups):
         assert ia == ib and all(torch.equal(ta[k], tb[k]) for k in ta)
+
+
+def test_streamed_scores_are_kept_and_a_rerun_scores_only_what_is_new(tmp_path, monkeypatch):
+    gt = load_ground_truth("bench_sss")
+    data_cfg = {"data": "digits", "batch_size": 1, "seed": 3, "pattern": "rcb"}
+    cache, idx = str(tmp_path / "cache"), [5, 17, 40]
+    fresh = heldout.stream_test(gt, idx, PROGRAMS, data_cfg)
+    calls = []
+    real = heldout._stream_rows
+
+    def counted(programs, *a):
+        calls.append((sorted(programs), list(a[-1])))
+        return real(programs, *a)
+
+    monkeypatch.setattr(heldout, "_stream_rows", counted)
+    assert heldout.stream_test(gt, idx, PROGRAMS, data_cfg, cache=cache) == fresh and len(calls) == 1
+    calls.clear()
+    assert heldout.stream_test(gt, idx, PROGRAMS, data_cfg, cache=cache) == fresh and calls == []  # all kept
+    # one more program and one more network: only those are scored
+    more = {**PROGRAMS, "p2": "layer_mean(l1_norm(T4_D))"}
+    rows = heldout.stream_test(gt, idx + [60], more, data_cfg, cache=cache)
+    assert sorted(calls) == sorted([(["layer_mean(l1_norm(T4_D))"], idx),
+                                    (sorted(set(more.values()) | set(heldout.PROGRAM_BASELINES.values())), [60])])
+    assert [{k: v for k, v in r.items() if k != "p2"} for r in rows[:3]] == fresh
+    assert rows == heldout.stream_test(gt, idx + [60], more, data_cfg)  # as scored afresh
+    # a row cut short by a kill is scored again
+    folder = heldout.ScoreCache(cache, gt, data_cfg, "mean").dir
+    size = os.path.join(folder, "size.csv")
+    lines = open(size).read().splitlines()
+    open(size, "w").write("\n".join(lines[:-1] + [lines[-1].rsplit(",", 1)[0]]))  # its last field lost
+    calls.clear()
+    assert heldout.stream_test(gt, idx + [60], more, data_cfg, cache=cache) == rows and [c[1] for c in calls] == [[60]]
+    other = heldout.stream_test(gt, idx, PROGRAMS, {**data_cfg, "seed": 4}, cache=cache)  # other settings: own folder
+    assert other != fresh and len(os.listdir(os.path.dirname(folder))) == 2

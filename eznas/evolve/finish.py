@@ -1,6 +1,8 @@
 """After the loop: the hall of fame ranked on validation networks, semantic duplicates
 dropped, export, held-out table (programs beside #params, FLOPs, synflow and EZNAS-A on
 validation networks and on test sets outside the task), plot, summary."""
+import os
+
 import numpy as np
 
 from eznas import heldout
@@ -40,7 +42,7 @@ def _simplified(texts, task, cfg):
     return out
 
 
-def finish(cfg, task, run, pop, hof, n_export=5, log=print):
+def finish(cfg, task, run, pop, hof, n_export=5, log=print, progress=False):
     cands = []
     for ind in sorted(pop, key=lambda i: -i.fitness.values[0]) + list(hof):
         if cfg.program(str(ind)) not in cands:
@@ -86,7 +88,7 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print):
     shown = {f"program_{k}": r["program"] for k, r in enumerate(rows[:N_TABLE])}
     results = {f"{s} validation": v for s, v in
                heldout.validation_taus(task, shown, cfg.to_scalar, cfg.jobs, **cfg.memory()).items()}
-    tests = run_tests(cfg, task, shown, log)
+    tests = run_tests(cfg, task, shown, log, progress)
     results.update(tests)
     rel = heldout.shape_reliance(task, {**shown, **heldout.PROGRAM_BASELINES}, cfg.to_scalar)
     results["shape reliance: tau of scores on real vs random values (validation; 1 = ranks by shapes)"] = {
@@ -137,15 +139,24 @@ def plan_tests(cfg, task):
     return plans
 
 
-def run_tests(cfg, task, programs, log=print):
+def test_cache(cfg):
+    """Where a run's streamed test scores are kept: ``test-scores/`` beside its run
+    directory (shared by every run under the same root, so a rerun scores only what is new)."""
+    return os.path.join(os.path.dirname(os.path.abspath(cfg.run_dir)), "test-scores") if cfg.run_dir else None
+
+
+def run_tests(cfg, task, programs, log=print, progress=False):
     """Held-out test sets named in ``cfg.tests`` ('space:dataset:n'), disjoint from every
-    task network of that space; streamed."""
+    task network of that space; streamed, scores kept in ``test_cache(cfg)``."""
     out = {}
     if not programs:
         return out
+    cache = test_cache(cfg)
     for spec, gt, idx, data_cfg, n_excl in plan_tests(cfg, task):
-        log(f"test set {spec}: {len(idx)} networks outside the task's {n_excl} (statistics streamed)")
-        rows = heldout.stream_test(gt, idx, programs, data_cfg, cfg.to_scalar, cfg.jobs)
+        log(f"test set {spec}: {len(idx)} networks outside the task's {n_excl} (statistics streamed; scores kept in "
+            f"{cache})")
+        rows = heldout.stream_test(gt, idx, programs, data_cfg, cfg.to_scalar, cfg.jobs, cache=cache,
+                                   progress=progress, desc=f"test {spec}")
         out[f"{gt.space}/{gt.dataset} test"] = heldout.taus_of_rows(rows, list(programs) + list(heldout.BASELINE_NAMES))
     return out
 

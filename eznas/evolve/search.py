@@ -70,6 +70,6 @@ def search(cfg, run=None, progress=True):
         log.error(f"interrupted: generation {evo.gen} was not finished; the checkpoint holds the last finished one; "
                   f"resume with: eznas evolve --resume {run.path}")
         raise
-    rows, md = finish(cfg, task, run, pop, hof, log=log.info)
+    rows, md = finish(cfg, task, run, pop, hof, log=log.info, progress=progress)
     table, _, verdict = md.rpartition("\n\n")
     return SearchResult(run.path, rows, table, verdict)
