@@ -153,9 +153,10 @@ def collect(model, data, seed=0, pattern="rcb", labels=None, device=None, noise_
 
 
 def cancelled_layers(stats, x="D", rtol=1e-4):
-    """Indices of the layers whose backward signal was lost for input ``x``: the gradient
-    reaching the BatchNorm's output (T4G) is zero, or the same at every batch element and
-    position of each channel.  A train-mode BatchNorm subtracts that mean exactly, so its
+    """Indices of the layers whose backward signal was cancelled for input ``x``: the
+    gradient reaching the BatchNorm's output (T4G) is not zero but the same at every batch
+    element and position of each channel.  (A layer whose output no path takes to the loss,
+    e.g. behind a 'none' edge, gets exact zeros: reproducible, and not counted here.)  A train-mode BatchNorm subtracts that mean exactly, so its
     input gradient, and every gradient statistic upstream of it, is then rounding noise
     (about 1e-9 of the signal), whose values differ between machines and thread counts.
     It happens where a BatchNorm feeds global pooling with no nonlinearity between (the
@@ -172,7 +173,7 @@ def cancelled_layers(stats, x="D", rtol=1e-4):
         if flat.shape[1] < 2:
             continue  # one value per channel: nothing to compare
         spread = float((flat - flat.mean(dim=1, keepdim=True)).abs().max())
-        if scale == 0 or spread <= rtol * scale:
+        if scale > 0 and spread <= rtol * scale:
             out.append(k)
     return out
 

@@ -212,3 +212,23 @@ def test_a_batchnorm_that_cancels_the_gradient_is_found():
     assert cancelled_layers(s, "D") == [] and s[0].tensors["T2G_D"].abs().max() > 1e-4 * s[0].tensors["T4G_D"].abs().max()
     assert cancelled_layers(collect(_bn_then_pool(True), x1), "D") == []  # a ReLU between: its mask varies
     assert cancelled_layers(collect(tiny(), torch.randn(1, 1, 8, 8)), "D") == []  # NB201-style cells read gradients
+
+
+def test_a_layer_no_gradient_reaches_is_not_counted_as_cancelled():
+    from stats_cache.collect import cancelled_layers
+
+    class Dead(nn.Module):  # the second block's output is never used: its gradients are exact zeros
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Sequential(nn.ReLU(), nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
+            self.b = nn.Sequential(nn.ReLU(), nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4))
+            self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+
+        def forward(self, x):
+            self.b(x)
+            return self.head(self.a(x))
+
+    torch.manual_seed(0)
+    s = collect(Dead(), torch.randn(1, 3, 6, 6))
+    assert len(s) == 2 and cancelled_layers(s, "D") == []
+    assert any(float(l.tensors["T4G_D"].abs().max()) == 0 for l in s)  # the unused block: zeros, not noise
