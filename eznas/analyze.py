@@ -44,7 +44,7 @@ def resolve(program):
     """(label, program string, layer-to-scalar rule) of a program string, an EZNAS-A
     baseline or a run directory (``RUN``: its program_0, ``RUN:program_k``)."""
     from eznas.baselines import PROGRAM_BASELINES
-    from eznas.program import ProgramError
+    from eznas.program import ProgramError, shown
     from eznas.score import run_program
 
     if program in PROGRAM_BASELINES:
@@ -55,7 +55,8 @@ def resolve(program):
     try:
         parse(program)
     except ProgramError as e:
-        raise ValueError(f"PROGRAM {program!r} is neither a program, a program baseline nor a run directory: {e}") from None
+        raise ValueError(f"PROGRAM {shown(program)} is neither a program, a program baseline nor a run "
+                         f"directory: {e.reason}") from None
     return program, program, "mean"
 
 

@@ -51,13 +51,30 @@ def _folder(path, n, size):
     files = sorted(f for f in os.listdir(path) if f.lower().endswith((".png", ".jpg", ".jpeg")))
     if len(files) < n:
         raise ValueError(f"--data folder {path} has {len(files)} images, {n} needed")
-    ims = [np.asarray(Image.open(os.path.join(path, f)).convert("RGB").resize((size, size))) for f in files[:n]]
+    ims = []
+    for f in files[:n]:
+        try:
+            with Image.open(os.path.join(path, f)) as im:
+                ims.append(np.asarray(im.convert("RGB").resize((size, size))))
+        except Exception as e:  # truncated, not an image, a decompression bomb: PIL's errors name no file
+            raise ValueError(f"--data folder:{path}: {os.path.join(path, f)} is not a readable image "
+                             f"({type(e).__name__}: {e})") from None
     return _norm(torch.tensor(np.stack(ims), dtype=torch.float32).permute(0, 3, 1, 2) / 255.0)
+
+
+def _latin1(text, encoding):
+    """``_codecs.encode`` as a Python 3 pickle of protocol 2 uses it, and only so: a str and
+    'latin1' -> the bytes they spell (anything else is refused, never called)."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise pickle.UnpicklingError("refused _codecs.encode with arguments other than (str, 'latin1')")
+    return text.encode("latin1")
 
 
 class _ArraysOnly(pickle.Unpickler):
     """Unpickles plain containers and numpy arrays only: a crafted file cannot name any other
-    callable, so it cannot run code (CIFAR's python format holds a dict of lists and arrays)."""
+    callable, so it cannot run code (CIFAR's python format holds a dict of lists and arrays).
+    ``_codecs.encode``, with which Python 3 writes bytes in protocol 2 (a batch loaded and
+    pickled again), is replaced by ``_latin1``: str -> bytes with the latin1 codec only."""
 
     ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
@@ -66,6 +83,8 @@ class _ArraysOnly(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in self.ALLOWED:
             return super().find_class(module, name)
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1
         raise pickle.UnpicklingError(f"refused to load {module}.{name}: only containers and numpy arrays are read")
 
 
@@ -73,14 +92,29 @@ def _cifar(path, n):
     for name in ("test_batch", "test"):
         f = os.path.join(path, name)
         if os.path.exists(f):
+            where = f"--data cifar:{path}: {f}"
             with open(f, "rb") as fh:
                 try:
                     d = _ArraysOnly(fh, encoding="latin1").load()
-                except (pickle.UnpicklingError, EOFError, ValueError) as e:
-                    raise ValueError(f"--data cifar:{path}: {f} is not a CIFAR python-format batch ({e})") from None
-            if not isinstance(d, dict) or "data" not in d:
-                raise ValueError(f"--data cifar:{path}: {f} holds no 'data' array (not a CIFAR batch)")
-            x = np.asarray(d["data"][:n], dtype=np.float32).reshape(-1, 3, 32, 32) / 255.0
+                except Exception as e:  # only allowed callables run: any error means not a batch
+                    raise ValueError(f"{where} is not a CIFAR python-format batch ({type(e).__name__}: {e})") from None
+            key = next((k for k in ("data", b"data") if isinstance(d, dict) and k in d), None)
+            if key is None:
+                raise ValueError(f"{where} holds no 'data' array (a {type(d).__name__}, not a CIFAR batch)")
+            data = d[key]
+            if not isinstance(data, np.ndarray) or data.dtype.kind not in "iuf" \
+                    or data.shape[1:] not in ((3072,), (3, 32, 32)):
+                what = f"a {data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else \
+                    f"a {type(data).__name__}"
+                raise ValueError(f"{where}: field 'data' is {what}, not CIFAR images (numbers, one row of "
+                                 f"3072 = 3x32x32 per image)")
+            if len(data) < n:
+                raise ValueError(f"{where} holds {len(data)} image{'s' * (len(data) != 1)}, and a batch of {n} "
+                                 f"was asked (the batch size)")
+            x = np.asarray(data[:n], dtype=np.float32).reshape(-1, 3, 32, 32) / 255.0
+            if not np.isfinite(x).all():
+                raise ValueError(f"{where}: field 'data' holds non-finite pixel values (NaN or infinite) in the "
+                                 f"{n} images read")
             return _norm(torch.tensor(x))
     raise FileNotFoundError(f"--data cifar:{path}: no 'test_batch' (CIFAR-10) or 'test' (CIFAR-100) file there")
 

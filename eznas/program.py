@@ -75,12 +75,25 @@ def split_aggregate(prefix, default="mean"):
 
 
 class ProgramError(ValueError):
-    """A program string is malformed."""
+    """A program string is malformed.  ``reason``: the message without the program quoted,
+    for a caller that quotes it once itself."""
+
+    def __init__(self, message, reason=None):
+        super().__init__(message)
+        self.reason = reason or message
 
 
-def _shown(text):
-    """``text`` for an error message: its repr, cut after SHOWN_CHARS characters."""
-    return repr(text) if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]!r}... ({len(text)} characters)"
+def _error(reason, text, sep=" in "):
+    """ProgramError: ``reason``, then the program quoted cut short."""
+    return ProgramError(f"{reason}{sep}{shown(text)}", reason)
+
+
+def shown(text, chars=SHOWN_CHARS):
+    """``text`` for an error message: its repr, cut after ``chars`` characters (a program
+    string, or a token of one, may be 100 kB long)."""
+    text = str(text)
+    return repr(text) if len(text) <= chars else f"{text[:chars]!r}... ({len(text)} characters)"
+
 
 
 def _tokens(text):
@@ -90,7 +103,7 @@ def _tokens(text):
         if not m:
             if text[pos:].strip() == "":
                 break
-            raise ProgramError(f"unexpected character at {pos} in {_shown(text)}")
+            raise _error(f"unexpected character at {pos}", text)
         toks.append(m.group(1))
         pos = m.end()
     return toks
@@ -108,27 +121,27 @@ def parse(text):
         nonlocal i
         if i >= len(toks) or toks[i] != tok:
             got = toks[i] if i < len(toks) else "end of program"
-            raise ProgramError(f"expected {tok!r} but found {got!r} in {_shown(text)}")
+            raise _error(f"expected {tok!r} but found {shown(got, 40)}", text)
         i += 1
 
     while True:
         if i >= len(toks):
-            raise ProgramError(f"program ends early: {_shown(text)}")
+            raise _error("program ends early", text, ": ")
         name = toks[i]
         i += 1
         if len(open_ops) >= MAX_PROGRAM_DEPTH:  # this node would lie deeper than the limit
-            raise ProgramError(f"program deeper than {MAX_PROGRAM_DEPTH} nodes (MAX_PROGRAM_DEPTH): {_shown(text)}")
+            raise _error(f"program deeper than {MAX_PROGRAM_DEPTH} nodes (MAX_PROGRAM_DEPTH)", text, ": ")
         out.append(name)
         if name in FACTORS and len(out) > 1:
-            raise ProgramError(f"{name} may only wrap a whole program, in {_shown(text)}")
+            raise _error(f"{name} may only wrap a whole program", text, ", in ")
         if name in AGGREGATORS and len(out) > 1 and not (len(out) == 2 and out[0] in FACTORS):
-            raise ProgramError(f"{name} may only wrap a whole program, in {_shown(text)}")
+            raise _error(f"{name} may only wrap a whole program", text, ", in ")
         if name in BY_NAME or name in AGGREGATORS or name in FACTORS:
             expect("(")
             open_ops.append([name, _arity(name)])
             continue
         if name not in _KINDS:
-            raise ProgramError(f"unknown op or terminal {name!r} in {_shown(text)}")
+            raise _error(f"unknown op or terminal {shown(name, 40)}", text)
         while open_ops:  # a node is complete: close the ops it completes
             open_ops[-1][1] -= 1
             if open_ops[-1][1] > 0:
@@ -139,7 +152,7 @@ def parse(text):
         else:
             break
     if i != len(toks):
-        raise ProgramError(f"trailing tokens in {_shown(text)}")
+        raise _error("trailing tokens", text)
     return tuple(out)
 
 

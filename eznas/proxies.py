@@ -8,9 +8,16 @@ a run's programs, or functions exported into a programs file.
 
 The model is never changed: every proxy runs on a deep copy, so its parameters, buffers
 (BatchNorm running statistics), gradients and train/eval mode are exactly as they were.
+Proxies score the model itself, whatever the caller set on it: on the copy every
+floating-point parameter requires grad (a frozen layer scores as an unfrozen one) and
+the modules' own forward and backward hooks are removed (a hook registered on the model
+does not run while it is scored; torch's reparametrizations, weight_norm, spectral_norm
+and pruning, compute the model's weights and stay; global hooks,
+``torch.nn.modules.module.register_module_*``, are not the model's and still run).
 """
 import copy
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -63,11 +70,16 @@ def load_programs(run_dir):
     loaded."""
     from eznas.evolve.rundir import read_json
 
-    hof = read_json(os.path.join(run_dir, "hall_of_fame.json"), "hall of fame")
+    path = os.path.join(run_dir, "hall_of_fame.json")
+    hof = read_json(path, "hall of fame")
     cfg = read_json(os.path.join(run_dir, "config.json"), "run config")
     rows = hof.get("programs")
     if not isinstance(rows, list) or not rows:
-        raise ValueError(f"{os.path.join(run_dir, 'hall_of_fame.json')}: no programs (the run has not finished)")
+        raise ValueError(f"{path}: no programs (the run has not finished)")
+    to_scalar = cfg.get("to_scalar", "mean")
+    if to_scalar not in ("mean", "l2"):
+        raise ValueError(f"{os.path.join(run_dir, 'config.json')}: field 'to_scalar' must be 'mean' or 'l2', "
+                         f"got {str(to_scalar)[:40]!r}")
     from eznas.program import ProgramError, parse
 
     out = []
@@ -77,15 +89,30 @@ def load_programs(run_dir):
         try:
             parse(r["program"])
         except (KeyError, TypeError, ProgramError) as e:
-            raise ValueError(f"{os.path.join(run_dir, 'hall_of_fame.json')}: program {k} unreadable ({e})") from None
-        out.append(Program(r["program"], r.get("function") or f"program_{k}", float(r.get("sign", 1.0)),
-                           cfg.get("to_scalar", "mean"), r.get("validation_min_tau"), r.get("validation_taus") or {}))
+            raise ValueError(f"{path}: program {k} unreadable ({e})") from None
+        sign, name = r.get("sign", 1.0), r.get("function") or f"program_{k}"
+        if isinstance(sign, bool) or not isinstance(sign, (int, float)) or not _finite(sign) or sign == 0:
+            raise ValueError(f"{path}: program {k}: field 'sign' must be a finite number other than 0 (the export "
+                             f"writes +1 or -1), got {type(sign).__name__} {str(sign)[:40]}")
+        if not isinstance(name, str):
+            raise ValueError(f"{path}: program {k}: field 'function' must be a name, got {type(name).__name__}")
+        out.append(Program(r["program"], name, float(sign), to_scalar, r.get("validation_min_tau"),
+                           r.get("validation_taus") or {}))
     return out
+
+
+def _finite(v):
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def split_batch(inputs):
     """(x, y or None) from a tensor, an (x, y) pair or a DataLoader / iterable of batches
     (its first batch)."""
+    if isinstance(inputs, (str, bytes, bytearray)):  # iterable, and a 1-character str iterates to itself
+        raise TypeError(f"inputs must be a tensor, an (x, y) batch or a DataLoader, got {type(inputs).__name__}")
     if isinstance(inputs, torch.Tensor):
         return inputs, None
     if isinstance(inputs, (tuple, list)):
@@ -102,18 +129,57 @@ def split_batch(inputs):
     raise ValueError(f"inputs must be a tensor, an (x, y) batch or a DataLoader, got {type(inputs).__name__}")
 
 
+def _examples(inputs):
+    """split_batch, refusing a batch that holds no example (a proxy would score nothing)."""
+    x, y = split_batch(inputs)
+    if x.dim() == 0 or len(x) == 0:
+        raise ValueError(f"inputs hold no example (a tensor of shape {tuple(x.shape)}): pass a batch of 1 or more")
+    return x, y
+
+
+def _keep_hook(hook):
+    """Whether a module hook is one of torch's reparametrizations (weight_norm, spectral_norm,
+    pruning), which compute the weight the module uses: part of the model, kept on the copy."""
+    from torch.nn.utils.prune import BasePruningMethod
+    from torch.nn.utils.spectral_norm import SpectralNorm
+    from torch.nn.utils.weight_norm import WeightNorm
+
+    return isinstance(hook, (WeightNorm, SpectralNorm, BasePruningMethod))
+
+
 def _copy(model):
+    """The copy of ``model`` proxies run on: every floating-point parameter requires grad
+    (proxies see the same model whatever the caller froze) and no module keeps the
+    caller's forward or backward hooks (deep copies keep them; torch's reparametrizations,
+    ``_keep_hook``, stay)."""
     try:
-        return copy.deepcopy(model)
+        m = copy.deepcopy(model)
     except Exception as e:  # modules holding locks, open files, ...: say why
         raise ValueError(f"measures works on a copy of the model so that yours is left as it was, and "
                          f"{type(model).__name__} cannot be deep-copied ({type(e).__name__}: {e})") from None
+    for p in m.parameters():
+        if p.is_floating_point() or p.is_complex():
+            p.requires_grad_(True)
+    for mod in m.modules():
+        for attr, flags in (("_forward_hooks", ("_forward_hooks_with_kwargs", "_forward_hooks_always_called")),
+                            ("_forward_pre_hooks", ("_forward_pre_hooks_with_kwargs",))):
+            hooks = getattr(mod, attr, None) or {}
+            for key in [k for k, h in hooks.items() if not _keep_hook(h)]:
+                del hooks[key]
+                for flag in flags:
+                    getattr(mod, flag, {}).pop(key, None)
+        for name in ("_backward_hooks", "_backward_pre_hooks"):
+            if getattr(mod, name, None):
+                getattr(mod, name).clear()
+        if getattr(mod, "_is_full_backward_hook", None) is not None:
+            mod._is_full_backward_hook = None
+    return m
 
 
 def _kind(item):
     """('baseline' | 'program' | 'exported', label, payload) of one requested proxy."""
     from eznas.baselines import BASELINES, PROGRAM_BASELINES
-    from eznas.program import ProgramError, parse
+    from eznas.program import ProgramError, parse, shown
 
     if isinstance(item, Program):
         return "program", item.label, item
@@ -125,7 +191,8 @@ def _kind(item):
         try:
             parse(item)
         except ProgramError as e:
-            raise ValueError(f"{item!r} is neither a baseline ({', '.join(BASELINES)}) nor a program: {e}") from None
+            raise ValueError(f"{shown(item)} is neither a baseline ({', '.join(BASELINES)}) nor a program: "
+                             f"{e.reason}") from None
         return "program", item, Program(item)
     if callable(item):  # a function of an exported programs file: program_k(layer) -> float
         return "exported", getattr(item, "__name__", repr(item)), item
@@ -148,7 +215,7 @@ def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="r
     from stats_cache.collect import collect
 
     items = [names] if isinstance(names, (str, Program)) or callable(names) else list(names)
-    x, y = split_batch(inputs)
+    x, y = _examples(inputs)
     if device is None:
         p = next(model.parameters(), None)
         device = p.device if p is not None else torch.device("cpu")
@@ -214,7 +281,7 @@ def find_layers(model, inputs, pattern="rcb"):
     (traced on a copy)."""
     from stats_cache.layers import find_layers as find
 
-    x = split_batch(inputs)[0]
+    x = _examples(inputs)[0]
     m = _copy(model)
     p = next(m.parameters(), None)
     report = {}

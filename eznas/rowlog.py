@@ -13,10 +13,22 @@ def read_rows(path):
     field empty (cut right after the last comma), is left out."""
     if not os.path.exists(path):
         return []
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f, _readable(path):
         rows = csv.DictReader(f)
         # cut short: a field missing, one too many (glued to the next row), or the last one empty
         return [r for r in rows if None not in r and None not in r.values() and r[rows.fieldnames[-1]] != ""]
+
+
+@contextlib.contextmanager
+def _readable(path):
+    """What reading ``path`` as CSV text raises, as a ValueError naming it: bytes that are
+    not UTF-8 (a binary file), a row csv refuses (a field over its size limit)."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a CSV text file (its bytes are not UTF-8 text)") from None
+    except csv.Error as e:
+        raise ValueError(f"{path}: not a CSV file of rows ({e})") from None
 
 
 def done_archs(path):
@@ -31,7 +43,7 @@ def appending(path, columns):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     new = not os.path.exists(path) or os.path.getsize(path) == 0
     if not new:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f, _readable(path):
             header = next(csv.reader(f), [])
         if header != list(columns):
             raise ValueError(f"{path}: its columns {header} are not this run's {list(columns)}; "

@@ -86,13 +86,13 @@ def make_scorer(proxy, pattern="rcb", max_channels=None):
         if fn is None:
             raise ValueError(f"--proxy {proxy}: no function {fname} (not an exported programs file)")
         return functools.partial(_measured_score, fn, **layers)
-    from eznas.program import ProgramError, parse
+    from eznas.program import ProgramError, parse, shown
 
     try:
         parse(proxy)
     except ProgramError as e:
-        raise ValueError(f"--proxy {proxy!r} is neither a baseline ({', '.join(BASELINES)}), a .py file, a run "
-                         f"directory, nor a program: {e}") from None
+        raise ValueError(f"--proxy {shown(proxy)} is neither a baseline ({', '.join(BASELINES)}), a .py file, a "
+                         f"run directory, nor a program: {e.reason}") from None
     return lambda model, x, y=None: BASELINES["eznas_a"](model, x, y, program=proxy, **layers)
 
 
@@ -264,18 +264,17 @@ def report(csv_path, title="", archs=None, about="", name=""):
     if archs is not None:
         want = {str(x) for x in archs}
         rows = [r for r in rows if r["arch"] in want]
-    s = np.array([float(r["score"]) for r in rows])
-    a = np.array([float(r["accuracy"]) for r in rows])
+    s, a = _column(rows, "score", csv_path), _column(rows, "accuracy", csv_path)
     ok = np.isfinite(s)
     m = metrics.summary(s[ok], a[ok])
-    bias = metrics.complexity_bias(s[ok], a[ok], np.array([float(r["flops"]) for r in rows])[ok])
+    bias = metrics.complexity_bias(s[ok], a[ok], _column(rows, "flops", csv_path)[ok])
     lines = [f"# {title or os.path.basename(csv_path)}", "", about, "",
              f"networks: {len(rows)} ({int((~ok).sum())} non-finite scores left out)", "",
              "| metric | value |", "|---|---|"] + [f"| {k} | {'n/a' if v is None else f'{v:.4f}'} |" for k, v in m.items()]  # before the verdict
     lines += ["", "complexity bias (mean rank gain per FLOPs quintile, + = overestimated): " +
               ", ".join(f"{b:+.3f}" for b in bias)]
     m["verdict"] = size_verdict(name or "the proxy", m["kendall"],
-                                {c: metrics.kendall(np.array([float(r[c]) for r in rows])[ok], a[ok])
+                                {c: metrics.kendall(_column(rows, c, csv_path)[ok], a[ok])
                                  for c in ("params", "flops")}, int(ok.sum()))
     lines += ["", m["verdict"]]
     md = os.path.splitext(csv_path)[0] + ".md"
@@ -283,6 +282,26 @@ def report(csv_path, title="", archs=None, about="", name=""):
         f.write("\n".join(lines) + "\n")
     scatter(s[ok], a[ok], os.path.splitext(csv_path)[0] + ".png", f"{title}\nKendall tau {m['kendall']:.3f}, n = {int(ok.sum())}")
     return m, md
+
+
+def _column(rows, col, path):
+    """Field ``col`` of every row of the score file ``path`` as numbers; a field that is not
+    one (a row damaged or edited) is a ValueError naming the file, the row and the field."""
+    try:
+        return np.array([float(r[col]) for r in rows], dtype=np.float64)
+    except ValueError:
+        k = next(k for k, r in enumerate(rows) if not _is_float(r[col]))
+        raise ValueError(f"{path}: the row of architecture {rows[k]['arch'][:80]!r}: field {col!r} is "
+                         f"{rows[k][col][:40]!r}, not a number; remove the row (it is scored again) or write "
+                         f"to another file") from None
+
+
+def _is_float(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def size_verdict(name, tau, size_taus, n):

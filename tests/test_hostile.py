@@ -2,17 +2,25 @@
 ``programs.py``; a ground-truth file that gives one network twice, or an accuracy that is
 negative, NaN or infinite, is refused naming the file, the rows and their lines; programs
 deeper than MAX_PROGRAM_DEPTH and search depths out of range are refused naming the file
-and the field.  Bad input: exit code 2 and a message naming it."""
+and the field; crafted CIFAR batches, PNGs, halls of fame, checkpoints, configs and CSV files
+are refused naming the file and the field, never a traceback; ``eznas.measures`` refuses
+inputs with no example and scores the model whatever the caller froze or hooked.  Bad input:
+exit code 2 and a message naming it."""
 import ast
 import json
 import math
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+import torch
+
+import eznas
 
 from eznas.cli import run as eznas_run
 from eznas.export import check_source, export_file, export_source
@@ -275,3 +283,267 @@ def test_a_too_deep_program_or_depth_in_a_run_is_refused_naming_the_file(tmp_pat
     (run / "config.json").write_text(json.dumps({**cfg, "max_depth": 1000}))
     code, _, err = cli("evolve", "--resume", run, "--generations", "2", "--quiet")
     assert code == 2 and "config.json: config field 'max_depth' must be in [1, 20], got 1000" in err, err
+
+
+# ---- 4. crafted files: exit 2 naming the file and the field, never a traceback ------------
+
+def _cifar_dir(tmp_path, obj, protocol=pickle.DEFAULT_PROTOCOL, name="c"):
+    d = tmp_path / name
+    d.mkdir()
+    with open(d / "test_batch", "wb") as f:
+        pickle.dump(obj, f, protocol=protocol)
+    return d
+
+
+IMAGES = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+
+
+@pytest.mark.parametrize("obj,args,names", [
+    (5, [], ["holds no 'data' array (a int"]),
+    ({"labels": [1, 2]}, [], ["holds no 'data' array (a dict"]),
+    ({"data": 5, "labels": [1]}, [], ["field 'data' is a int"]),
+    ({"data": "abc", "labels": [1]}, [], ["field 'data' is a str"]),
+    ({"data": np.zeros((2, 10), np.uint8)}, [], ["field 'data' is a uint8 array of shape (2, 10)"]),
+    ({"data": IMAGES[:1], "labels": [1]}, ["--batch-size", "2"], ["holds 1 image, and a batch of 2 was asked"]),
+    ({"data": np.full((2, 3072), np.nan, np.float32)}, [], ["field 'data' holds non-finite pixel values"]),
+], ids=["scalar", "no-data", "data-int", "data-str", "data-shape", "too-few", "nan-pixels"])
+def test_a_crafted_cifar_batch_is_refused_naming_the_file_and_field(tmp_path, cli, obj, args, names):
+    d = _cifar_dir(tmp_path, obj)
+    code, _, err = cli("score", "--space", "bench_sss", "--data", f"cifar:{d}", "--proxy", "params", "--n", "2",
+                       "--out", tmp_path / "o.csv", *args)
+    assert code == 2 and f"{d / 'test_batch'}" in err and not (tmp_path / "o.csv").exists(), err
+    for n in names:
+        assert n in err, (n, err)
+    assert "Traceback" not in err
+
+
+def test_a_cifar_batch_pickled_again_by_python3_with_protocol_2_loads_and_codecs_is_bounded(tmp_path):
+    """A batch loaded with encoding='bytes' (as CIFAR's page shows) and pickled again with
+    protocol 2 writes bytes through _codecs.encode(str, 'latin1'): read, and the same images;
+    _codecs.encode with any other arguments is refused."""
+    from eznas.inputs import load_batch
+
+    plain = _cifar_dir(tmp_path, {"data": IMAGES, "labels": [1, 2]}, name="plain")
+    again = _cifar_dir(tmp_path, {b"data": IMAGES, b"labels": [1, 2], b"batch_label": b"testing batch 1 of 1"},
+                       protocol=2, name="again")
+    assert b"_codecs\nencode" in (again / "test_batch").read_bytes()
+    assert torch.equal(load_batch(f"cifar:{again}", 2), load_batch(f"cifar:{plain}", 2))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for payload in (b"\x80\x02c_codecs\nencode\nX\x03\x00\x00\x00abcX\x05\x00\x00\x00rot13\x86R.",  # another codec
+                    b"\x80\x02c_codecs\nencode\nK\x05X\x06\x00\x00\x00latin1\x86R.",  # not a str
+                    b"\x80\x02c_codecs\ndecode\nX\x03\x00\x00\x00abcX\x06\x00\x00\x00latin1\x86R."):  # another name
+        (bad / "test_batch").write_bytes(payload)
+        with pytest.raises(ValueError, match="test_batch is not a CIFAR python-format batch"):
+            load_batch(f"cifar:{bad}", 1)
+
+
+def test_a_truncated_png_is_refused_naming_the_file(tmp_path):
+    from PIL import Image
+
+    from eznas.inputs import load_batch
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(d / "a.png")
+    full = (d / "a.png").read_bytes()
+    (d / "a.png").write_bytes(full[: len(full) // 2])
+    with pytest.raises(ValueError, match=r"a\.png is not a readable image"):
+        load_batch(f"folder:{d}", 1)
+
+
+RUN_FILES = {
+    "nested": "[" * 100_000 + "]" * 100_000,
+    "digits": '{"programs": [{"program": "abs(T3)", "sign": ' + "1" * 100_000 + "}]}",
+    "binary": b"\xff\xfe\x00{",
+}
+HOF_ROWS = [
+    ({"program": 5, "sign": 1.0}, "program 0 unreadable (a program is a string, got int)"),
+    ({"program": ["abs(T3)"], "sign": 1.0}, "program 0 unreadable (a program is a string, got list)"),
+    ({"program": "abs(T3)", "sign": [1]}, "program 0: field 'sign'"),
+    ({"program": "abs(T3)", "sign": "abc"}, "program 0: field 'sign'"),
+    ({"program": "abs(T3)", "sign": 0}, "program 0: field 'sign'"),
+    ({"program": "abs(T3)", "sign": float("nan")}, "program 0: field 'sign'"),
+    ({"program": "abs(T3)", "sign": 10 ** 400}, "program 0: field 'sign'"),
+    ({"program": "abs(T3)", "function": ["x"]}, "program 0: field 'function'"),
+]
+
+
+@pytest.mark.parametrize("text,names", [(RUN_FILES["nested"], ["corrupt hall of fame", "RecursionError"]),
+                                        (RUN_FILES["digits"], ["corrupt hall of fame", "4300 digits"]),
+                                        (RUN_FILES["binary"], ["corrupt hall of fame"])]
+                         + [(json.dumps({"programs": [row]}), [n]) for row, n in HOF_ROWS],
+                         ids=list(RUN_FILES) + [f"row{k}" for k in range(len(HOF_ROWS))])
+def test_a_crafted_hall_of_fame_is_refused_naming_the_file_and_field(tmp_path, cli, text, names):
+    run = _fake_run(tmp_path, "abs(T3)")
+    (run / "hall_of_fame.json").write_bytes(text if isinstance(text, bytes) else text.encode())
+    for args in (["analyze", run, "--out", tmp_path / "a", "--draws", "2"],
+                 ["score", "--space", "bench_sss", "--proxy", run, "--out", tmp_path / "o.csv", "--n", "3"]):
+        code, _, err = cli(*args)
+        assert code == 2 and "hall_of_fame.json" in err and all(n in err for n in names), err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "o.csv").exists()
+    with pytest.raises(ValueError, match="hall_of_fame.json"):
+        eznas.load_programs(str(run))
+
+
+@pytest.mark.parametrize("change,names", [
+    ({"gen": "1"}, ["corrupt checkpoint", "field 'gen' must be an integer >= 0, got str 1"]),
+    ({"gen": -1}, ["corrupt checkpoint", "field 'gen'"]),
+    ({"gen": 10 ** 6}, ["checkpoint field 'gen' is 1000000, beyond the config's generations (2)"]),
+    ({"log": "x"}, ["corrupt checkpoint", "field 'log'"]),
+    ({"population": []}, ["corrupt checkpoint", "field 'population'"]),
+    ({"hof": [["abs(T3)", "x"]]}, ["corrupt checkpoint", "field 'hof'"]),
+    ({"population": [["abs(T3)", 10 ** 400]]}, ["corrupt checkpoint"]),
+    ("digits", ["corrupt checkpoint", "4300 digits"]),
+])
+def test_a_crafted_checkpoint_is_refused_naming_the_file_and_field(tmp_path, cli, hostile_run, change, names):
+    run = tmp_path / "r"
+    shutil.copytree(hostile_run[0], run)
+    exported = (run / "programs.py").read_text()
+    ck = json.loads((run / "checkpoint.json").read_text())
+    text = json.dumps({**ck, "gen": 0}).replace('"gen": 0', '"gen": ' + "9" * 5000) if change == "digits" \
+        else json.dumps({**ck, **change})
+    (run / "checkpoint.json").write_text(text)
+    code, _, err = cli("evolve", "--resume", run, "--generations", "2", "--quiet")
+    assert code == 2 and "checkpoint.json" in err and all(n in err for n in names), err
+    assert (run / "programs.py").read_text() == exported  # nothing finished, nothing exported
+
+
+@pytest.mark.parametrize("line,field", [("cxpb = nan", "cxpb"), ("mutpb = inf", "mutpb"), ("cxpb = -inf", "cxpb"),
+                                        ("cxpb = 0.7\nmutpb = 0.7", "cxpb")])
+def test_probabilities_must_be_finite_in_0_1(tmp_path, cli, synthetic_store, line, field):
+    toml = tmp_path / "c.toml"
+    toml.write_text(f'store = "{synthetic_store}"\n{line}\n')
+    code, _, err = cli("evolve", "--config", toml, "--runs-root", tmp_path, "--name", "r", "--quiet")
+    assert code == 2 and "c.toml" in err and f"config field{'s' if 'mutpb = 0.7' in line else ''} '{field}'" in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_binary_or_damaged_csv_is_refused_naming_the_file(tmp_path, cli):
+    gt = tmp_path / "gt.csv"
+    gt.write_bytes(b"arch,accuracy\n\xff\xfe\x00\x81,5\n")
+    code, _, err = cli("score", "--space", "bench_sss", "--ground-truth", gt, "--proxy", "params", "--n", "2",
+                       "--out", tmp_path / "o.csv")
+    assert code == 2 and "gt.csv: not a CSV text file" in err, err
+    gt.write_text('arch,accuracy\n"' + "x" * 200_000 + '",5\n')  # a field over csv's limit
+    code, _, err = cli("score", "--space", "bench_sss", "--ground-truth", gt, "--proxy", "params", "--n", "2",
+                       "--out", tmp_path / "o.csv")
+    assert code == 2 and "gt.csv: line" in err and "field larger than field limit" in err, err
+    out = tmp_path / "s.csv"
+    args = ("score", "--space", "bench_sss", "--proxy", "params", "--n", "3", "--out", out, "--quiet")
+    assert cli(*args)[0] == 0
+    rows = out.read_text().splitlines()
+    cells = rows[2].split(",")
+    out.write_text("\n".join(rows[:2] + [",".join([cells[0], "abc"] + cells[2:])] + rows[3:]) + "\n")
+    code, _, err = cli(*args)
+    assert code == 2 and f"{out}: the row of architecture {cells[0]!r}: field 'score' is 'abc', not a number" \
+        in err, err
+    out.write_bytes(rows[0].encode() + b"\n\xff\xfe\x81,1,2,3,4,5\n")
+    code, _, err = cli(*args)
+    assert code == 2 and f"{out}: not a CSV text file" in err, err
+
+
+def test_a_dataset_the_space_does_not_have_is_refused_listing_its_own(tmp_path, cli):
+    code, _, err = cli("score", "--space", "bench_sss", "--dataset", "cifar10", "--proxy", "params", "--n", "2",
+                       "--out", tmp_path / "o.csv")
+    assert code == 2 and "--dataset 'cifar10': space bench_sss has no such dataset; it has digits" in err, err
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_bad_program_string_is_quoted_once_cut_short(tmp_path, cli):
+    for text in ("abs(" + "x" * 100_000 + ")", "abs(T3)" + "@" * 100_000, "abs(T3 " + "T3" * 50_000):
+        for args in (["score", "--space", "bench_sss", "--proxy", text, "--out", tmp_path / "o.csv"],
+                     ["analyze", text, "--out", tmp_path / "a"]):
+            code, _, err = cli(*args)
+            assert code == 2 and len(err) < 600 and err.count("abs(") == 1, err
+        with pytest.raises(ValueError) as e:
+            eznas.measures(torch.nn.Conv2d(3, 3, 1), torch.zeros(1, 3, 4, 4), [text])
+        assert len(str(e.value)) < 600
+
+
+def test_ctrl_c_while_the_command_loads_is_an_interruption(tmp_path):
+    """SIGINT at the first import of a command module (before torch loads): exit 130 and
+    one line, no traceback."""
+    code = ("import importlib, os, signal, sys\n"
+            "import eznas.cli as c\n"
+            "real = importlib.import_module\n"
+            "def interrupted(name):\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n"
+            "    return real(name)\n"
+            "c.importlib.import_module = interrupted\n"
+            "c.main(['score', '--help'])\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert r.returncode == 130 and r.stderr.strip() == "interrupted", r.stderr
+
+
+# ---- 5. eznas.measures: what the caller passes or set on the model -------------------------
+
+def _small():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                               torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                               torch.nn.Conv2d(8, 8, 1), torch.nn.BatchNorm2d(8), torch.nn.AdaptiveAvgPool2d(1),
+                               torch.nn.Flatten(), torch.nn.Linear(8, 10))
+
+
+def _xy(n=4):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(n, 3, 8, 8, generator=g), torch.randint(10, (n,), generator=g)
+
+
+def test_measures_refuses_inputs_with_no_example_and_strings():
+    m = _small()
+    for empty in (torch.zeros(0, 3, 8, 8), (torch.zeros(0, 3, 8, 8), torch.zeros(0, dtype=torch.long)),
+                  torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 3, 8, 8)), batch_size=4)):
+        with pytest.raises(ValueError, match="inputs hold no example|is empty"):
+            eznas.measures(m, empty, ["eznas_a", "params"])
+    for text in ("x", "abc", b"abc"):
+        with pytest.raises(TypeError, match=f"got {type(text).__name__}$"):
+            eznas.measures(m, text, ["eznas_a"])
+
+
+def test_measures_scores_the_model_whatever_the_caller_froze_or_hooked():
+    names = ["eznas_a_paper", "grasp", "snip", "synflow", "grad_norm"]
+    want = eznas.measures(_small(), _xy(), names)
+    m = _small()
+    for p in list(m.parameters())[:4]:
+        p.requires_grad_(False)
+    calls = []
+
+    def raises(*args):
+        calls.append(args)
+        raise RuntimeError("the caller's hook ran")
+
+    m[0].register_forward_hook(raises)
+    m[3].register_forward_pre_hook(raises)
+    m[3].register_forward_hook(raises, with_kwargs=True, always_call=True)
+    m[6].register_full_backward_hook(raises)
+    m[4].register_full_backward_pre_hook(raises)
+    assert eznas.measures(m, _xy(), names) == want and calls == []
+    assert [p.requires_grad for p in m.parameters()][:5] == [False] * 4 + [True]  # the caller's model as it was
+    assert len(m[0]._forward_hooks) == 1 and len(m[6]._backward_hooks) == 1
+    with pytest.raises(RuntimeError, match="the caller's hook ran"):
+        m(_xy()[0])
+
+
+def test_the_copy_keeps_torchs_reparametrizations_and_drops_every_other_hook():
+    import warnings
+
+    from torch.nn.utils import prune, spectral_norm, weight_norm
+
+    from eznas.proxies import _copy
+
+    with warnings.catch_warnings(), torch.no_grad():  # no_grad: computed weights are leaves, which deepcopy takes
+        warnings.simplefilter("ignore")  # weight_norm's deprecation
+        m = torch.nn.Sequential(weight_norm(torch.nn.Conv2d(3, 4, 3)), spectral_norm(torch.nn.Conv2d(4, 4, 3)),
+                                torch.nn.Conv2d(4, 4, 1))
+        prune.l1_unstructured(m[2], "weight", 0.5)
+    for mod in m:
+        mod.register_forward_pre_hook(lambda *a: None)
+        mod.register_forward_hook(lambda *a, **k: None, with_kwargs=True)
+    c = _copy(m)
+    assert [[type(h).__name__ for h in mod._forward_pre_hooks.values()] for mod in c] == \
+        [["WeightNorm"], ["SpectralNorm"], ["L1Unstructured"]]
+    assert all(not mod._forward_hooks and not mod._forward_hooks_with_kwargs for mod in c)
+    assert all(len(mod._forward_pre_hooks) == 2 and len(mod._forward_hooks) == 1 for mod in m)  # the caller's

@@ -157,14 +157,27 @@ def parser():
 
 def main(argv=None):
     """Run ``eznas`` with ``argv`` (default: the command line); exits with the codes above."""
-    sys.exit(run(argv))
+    try:
+        code = run(argv)
+    except KeyboardInterrupt:  # Ctrl-C while run itself sets up (before its own handler)
+        code = _interrupted()
+    sys.exit(code)
+
+
+def _interrupted():
+    print("interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def run(argv=None):
     """As ``main``, but returns the exit code."""
-    from stats_cache.store import DamagedError
+    try:  # the first seconds import torch, zarr and every command: Ctrl-C there is an interruption too
+        from stats_cache.store import DamagedError
 
-    a = parser().parse_args(argv)
+        p = parser()
+    except KeyboardInterrupt:
+        return _interrupted()
+    a = p.parse_args(argv)
     setup_logging(a.quiet, a.verbose)
     try:
         return a._run(a) or 0

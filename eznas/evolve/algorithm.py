@@ -53,19 +53,20 @@ class Evolution:
     def seeded(self):
         """The config's seed programs that pass the validity filter (a program string that
         does not parse is an error naming it)."""
-        from eznas.program import ProgramError, parse, split_factor
+        from eznas.program import ProgramError, parse, shown, split_factor
 
         out = []
         for text in self.cfg.seed_programs:
             try:
                 factor = split_factor(parse(text))[1]
                 if factor and factor != self.cfg.size_factor:  # without one, the search's factor applies
-                    raise ValueError(f"config field 'seed_programs': {text!r} is times_{factor}, a search of "
+                    raise ValueError(f"config field 'seed_programs': {shown(text)} is times_{factor}, a search of "
                                      f"size_factor {self.cfg.size_factor!r} would drop that: give size_factor "
                                      f"'{factor}', or the program without the factor")
                 ind = from_string(text)
             except (ProgramError, KeyError) as e:
-                raise ValueError(f"config field 'seed_programs': {text!r} is not a program ({e})") from None
+                raise ValueError(f"config field 'seed_programs': {shown(text)} is not a program "
+                                 f"({e.reason if isinstance(e, ProgramError) else e})") from None
             if self.task.valid(ind, self.cfg.to_scalar) and str(ind) not in {str(o) for o in out}:
                 out.append(ind)
         return out
@@ -96,7 +97,27 @@ class Evolution:
                 "hof": [[str(i), i.fitness.values[0]] for i in self.hof],
                 "random_state": [st[0], list(st[1]), st[2]], "log": self.log}
 
+    @staticmethod
+    def check_checkpoint(ck):
+        """ValueError naming the field when a checkpoint's fields are not of the types a
+        saved one holds: ``gen`` an integer >= 0, ``population`` a non-empty list and
+        ``hof`` a non-empty list of [program, fitness] pairs, ``log`` a list of objects."""
+        gen = ck["gen"]
+        if isinstance(gen, bool) or not isinstance(gen, int) or gen < 0:
+            raise ValueError(f"field 'gen' must be an integer >= 0, got {type(gen).__name__} {str(gen)[:40]}")
+        for name in ("population", "hof"):
+            v = ck[name]
+            if not isinstance(v, list) or not v:
+                raise ValueError(f"field {name!r} must be a non-empty list of [program, fitness] pairs")
+            for k, pair in enumerate(v):
+                if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+                        and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool)):
+                    raise ValueError(f"field {name!r}: item {k} is not a [program, fitness] pair")
+        if not isinstance(ck["log"], list) or not all(isinstance(r, dict) for r in ck["log"]):
+            raise ValueError("field 'log' must be a list of objects (a row per generation)")
+
     def restore(self, ck):
+        self.check_checkpoint(ck)
         self.gen = ck["gen"]
         random.setstate((ck["random_state"][0], tuple(ck["random_state"][1]), ck["random_state"][2]))
         self.pop = []
@@ -133,9 +154,13 @@ class Evolution:
         if ck is not None:
             try:
                 self.restore(ck)
-            except (KeyError, TypeError, ValueError, IndexError) as e:  # ProgramError is a ValueError
+            except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:  # ProgramError is a ValueError
                 raise ValueError(f"{self.run.file('checkpoint.json')}: corrupt checkpoint "
                                  f"({type(e).__name__}: {e})") from None
+            if self.gen > cfg.generations:  # a search that would stop at once, exporting programs it never made
+                raise ValueError(f"{self.run.file('checkpoint.json')}: checkpoint field 'gen' is {self.gen}, beyond "
+                                 f"the config's generations ({cfg.generations}); resume with --generations "
+                                 f"{self.gen} or more if the run went that far")
         else:
             random.seed(cfg.seed)
         with backend(cfg.backend, cfg.scheduler or None):

@@ -1,4 +1,5 @@
 """Run configuration: paper defaults (Appendix 8.7), a TOML file, then flags."""
+import math
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -132,6 +133,10 @@ class Config:
             bad = [v for v in getattr(self, name) if not isinstance(v, str)]
             if bad:
                 raise ValueError(f"config field {name!r} must be a list of strings, got {bad[0]!r} in it")
+        for name in ("cxpb", "mutpb"):  # NaN passes every comparison below; DEAP's varOr would assert
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"config field {name!r} must be a finite number in [0, 1], "
+                                 f"got {getattr(self, name)!r}")
         ranges = {"generations": (0, None), "population": (2, None), "tournament": (1, None), "mu": (1, None),
                   "lambda_": (2, None), "min_depth": (1, MAX_SEARCH_DEPTH), "max_depth": (1, MAX_SEARCH_DEPTH), "spaces_per_gen": (1, None),
                   "nets_per_space": (0, None), "task_nets": (10, None), "validation_nets": (3, None),

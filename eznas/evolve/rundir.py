@@ -25,14 +25,17 @@ def atomic_write(path, text):
 
 def read_json(path, what):
     """The JSON object in ``path``; ValueError naming the file when it is missing, corrupt
-    or not an object (``what`` says what it should be: 'run config', 'checkpoint', ...)."""
+    or not an object (``what`` says what it should be: 'run config', 'checkpoint', ...).
+    Corrupt includes what ``json`` raises other than JSONDecodeError: bytes that are not
+    UTF-8, an integer longer than Python converts (4300 digits), nesting deeper than the
+    recursion limit."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             d = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: corrupt {what} ({e})") from None
     except FileNotFoundError:
         raise ValueError(f"{path}: missing (not a run directory?)") from None
+    except (ValueError, RecursionError) as e:  # bad JSON or UTF-8, an integer over Python's digit limit, nesting
+        raise ValueError(f"{path}: corrupt {what} ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(d, dict):
         raise ValueError(f"{path}: corrupt {what} (not a JSON object)")
     return d

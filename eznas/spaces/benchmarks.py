@@ -90,11 +90,18 @@ def _read_rows(path):
 
     opener = gzip.open if str(path).endswith(".gz") else open
     rows, lines = Rows(), []
-    with opener(path, "rt", newline="") as f:
+    with opener(path, "rt", newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        for row in reader:
-            rows.append(row)
-            lines.append(reader.line_num)  # the line the row ends on (a quoted field may span lines)
+        try:
+            for row in reader:
+                rows.append(row)
+                lines.append(reader.line_num)  # the line the row ends on (a quoted field may span lines)
+        except UnicodeDecodeError:  # a binary file
+            raise GroundTruthError(f"{path}: not a CSV text file (its bytes are not UTF-8 text)") from None
+        except csv.Error as e:  # a field over csv's size limit, ...
+            raise GroundTruthError(f"{path}: line {reader.line_num}: not a CSV row ({e})") from None
+        except (EOFError, gzip.BadGzipFile) as e:
+            raise GroundTruthError(f"{path}: damaged gzip file ({type(e).__name__}: {e})") from None
     rows.lines = lines
     if not rows:
         raise GroundTruthError(f"{path}: no rows")
@@ -215,10 +222,10 @@ def load_nds_json(path, space):
     if not os.path.exists(path):
         raise GroundTruthError(f"NDS file not found: {path}")
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise GroundTruthError(f"{path}: not valid JSON ({e})") from None
+    except (ValueError, RecursionError) as e:  # not JSON or UTF-8, a 5000-digit integer, nesting too deep
+        raise GroundTruthError(f"{path}: not valid JSON ({type(e).__name__}: {str(e)[:200]})") from None
     if isinstance(data, dict) and "top" in data:  # some NDS files nest the list
         data = data["top"] + data.get("mid", [])
     if not isinstance(data, list) or not data:

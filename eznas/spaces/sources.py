@@ -18,8 +18,9 @@ def load_ground_truth(space, dataset=None, path=None):
     architecture."""
     sp = get(space)
     dataset = dataset or sp.datasets[0]
-    if dataset not in sp.datasets and dataset not in B.NUM_CLASSES:
-        raise ValueError(f"--dataset {dataset!r}: space {space} has ground truth for {', '.join(sp.datasets)}")
+    if dataset not in sp.datasets:  # another dataset's name would label this one's accuracies
+        raise ValueError(f"--dataset {str(dataset)[:40]!r}: space {space} has no such dataset; it has "
+                         f"{', '.join(sp.datasets)}")
     gt = sp.ground_truth(dataset, path)
     first = {}
     for row, arch in enumerate(gt.archs):
