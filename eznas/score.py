@@ -5,6 +5,7 @@ a CSV as they come, beside a record of the settings they were made with, so a ru
 stops resumes where it was and a resume with other settings is refused."""
 import functools
 import importlib.util
+import logging
 import os
 import re
 import time
@@ -19,6 +20,8 @@ from eznas.spaces.benchmarks import NUM_CLASSES
 from eznas.spaces.complexity import count_flops, count_params
 from eznas.spaces.sources import input_shape, space_max_channels, space_pattern
 from eznas.inputs import load_batch
+
+log = logging.getLogger("eznas.score")
 
 COLUMNS = ["arch", "score", "accuracy", "flops", "params", "seconds"]  # seconds: build + proxy, one network
 
@@ -121,19 +124,52 @@ def labels_for(source, n, num_classes, seed):
 CHUNK = 25  # networks per unit of work when scoring with several processes
 
 
+_UNCHECKED = set()  # run configs already warned about (once each)
+
+
 def task_archs(path, space):
     """Architectures of ``space`` held in a statistics store, or in the store a run
-    directory (its config.json) searched on: the networks a program has already seen."""
+    directory (its config.json) searched on: the networks a program has already seen.  A
+    run's store must be the one it recorded (``StatsStore.identity``): another store found
+    at its path is refused (ValueError naming both and what differs); a run started before
+    identities were recorded is read unchecked, with a warning."""
     from eznas.evolve.rundir import read_json
     from eznas.heldout import base_space
-    from stats_cache.store import StatsStore
+    from stats_cache.store import StatsStore, absolute_url, other_store
 
     cfg_path = os.path.join(path, "config.json")
+    recorded = None
     if os.path.isfile(cfg_path):
-        path = read_json(cfg_path, "run config").get("store") or path
+        cfg = read_json(cfg_path, "run config")
+        path = cfg.get("store") or path
+        recorded = cfg.get("store_identity") or {}
+        spaces = recorded.get("spaces") if isinstance(recorded, dict) else None
+        if not isinstance(recorded, dict) or not isinstance(path, str) or (
+                recorded and not (isinstance(spaces, list) and all(isinstance(x, str) for x in spaces))):
+            raise ValueError(f"{cfg_path}: corrupt run config (field 'store' must be a path and 'store_identity' "
+                             "an object with a list of space names)")
     store = StatsStore(path, "r")
-    return {str(a.get("arch")) for s in store.spaces() if base_space(s) == space
-            for a in store.network_attrs(s).values()}
+    want = [s for s in store.spaces() if base_space(s) == space]
+    attrs = {s: store.network_attrs(s) for s in set(want) | set((recorded or {}).get("spaces", []))}
+    if recorded:
+        why = other_store(recorded, store.identity(recorded["spaces"], attrs))
+        if why:
+            raise ValueError(f"{cfg_path}: {why}; the networks the run saw are not there to leave out")
+    elif recorded is not None and cfg_path not in _UNCHECKED:
+        _UNCHECKED.add(cfg_path)
+        log.warning(
+            f"{cfg_path}: the run was started before runs recorded their store's identity; its store {path} (read as "
+            f"{absolute_url(path)}) is not checked to be the one it searched")
+    return {str(a.get("arch")) for s in want for a in attrs[s].values()}
+
+
+def hold_output(out, flag="--out"):
+    """Lock the output file ``out`` (and the files written beside it) for this process
+    (``stats_cache.locks``); ValueError naming it and the holder when another process
+    writes it.  Returns the lock: release it."""
+    from stats_cache.locks import hold
+
+    return hold(out, "another process is writing this output", subject=f"{flag} {out}")
 
 
 def run_of(proxy):

@@ -2,7 +2,7 @@
 
 Layout (zarr v3; any local path or fsspec URL such as ``memory://x`` or ``s3://b/x``)::
 
-    /                       attrs: schema_version
+    /                       attrs: schema_version, uuid (the store's identity, made at creation)
     /<space>                attrs: config, config_hash (how its networks were collected)
     /<space>/<net>          attrs: arch, accuracy, flops, params, seed, batch_size,
                                    layer_names, groups (layer indices per group),
@@ -31,23 +31,32 @@ would read as zeros), flipped bytes, a missing array or a truncated shard is a
 is gone is reported by ``networks`` instead of silently dropped.  ``verify`` lists the
 damaged networks and ``drop`` removes them so that a collection recollects them.
 
-One writer: a local store opened with mode 'a' holds ``<store>.lock`` until ``close`` (or
-the process ends); a second writer gets ``StoreLockedError`` at once.  Remote (fsspec)
-stores have no lock: run one collection per store there.
+One writer: a local store opened with mode 'a' holds ``<store>.lock`` beside its real path
+(``stats_cache.locks``: the same lock through a symlink or any spelling of the path) until
+``close`` (or the process ends); a second writer gets ``StoreLockedError`` at once, naming
+the holder's pid and host.  Remote (fsspec) stores have no lock: run one collection per
+store there.
+
+Identity: a store records a random ``uuid`` when it is created; ``identity(spaces)`` is that
+uuid with a digest of the (space, network key, architecture) of every complete network of
+``spaces``, which a run records so that a resume, or ``eznas score --exclude RUN``, can refuse
+another store found at the same path (``identity_difference``).  A store made before
+identities has no uuid and is known by its digest alone.
 """
 import hashlib
 import json
+import os
+import uuid
 import warnings
 import zlib
 from dataclasses import dataclass
-
-import filelock
 
 import numpy as np
 import torch
 import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
+from stats_cache.locks import LockedError, hold, is_local, local_path
 from stats_cache.schema import FAMILIES, FAMILY_OF, POSITION, SCHEMA_CHANGES, SCHEMA_VERSION
 
 
@@ -71,7 +80,7 @@ class DamagedError(StoreError):
         self.reason = reason
 
 
-class StoreLockedError(StoreError):
+class StoreLockedError(StoreError, LockedError):
     """Another process is writing to the store."""
 
 
@@ -95,6 +104,44 @@ class NetworkStats:
     @property
     def n_layers(self):
         return sum(len(idx) for idx, _ in self.groups)
+
+
+def absolute_url(url):
+    """``url`` with a local path made absolute (from the working directory), fsspec URLs as
+    they are: what a run records, so that it reads the same store from anywhere."""
+    url = str(url)
+    if not is_local(url):
+        return url
+    path = os.path.abspath(local_path(url))
+    return "file://" + path if url.startswith("file://") else path
+
+
+def identity_difference(then, now):
+    """What differs between the identity a run recorded (``then``) and the one found
+    (``now``), both from ``StatsStore.identity``, in words; '' when they agree."""
+    out = []
+    then = then if isinstance(then, dict) else {}
+    if then.get("uuid") and then["uuid"] != now.get("uuid"):
+        out.append(f"store uuid {then['uuid']} recorded, {now.get('uuid') or 'none (a store made before uuids)'} found")
+    if then.get("digest") != now.get("digest"):
+        a, b = then.get("networks"), now.get("networks") or {}
+        a = a if isinstance(a, dict) else {}
+        counts = [f"space {s!r}: {a.get(s, 0)} networks recorded, {b.get(s, 0)} found" for s in sorted(set(a) | set(b))
+                  if a.get(s, 0) != b.get(s, 0)]
+        out.append("its networks differ (" + ("; ".join(counts) if counts else
+                                              "as many, but other network keys or architectures") + ")")
+    return "; ".join(out)
+
+
+def other_store(then, now):
+    """Why the store found (identity ``now``) is not the one a run recorded (``then``),
+    naming both paths; '' when it is the same store."""
+    diff = identity_difference(then, now)
+    if not diff:
+        return ""
+    was = (then.get("url") if isinstance(then, dict) else None) or "?"
+    here = "the store there now" if was == now["url"] else f"the store it reads now, {now['url']},"
+    return f"the run searched the store {was}, and {here} is another store: {diff}"
 
 
 def net_key(index):
@@ -134,7 +181,9 @@ class StatsStore:
         if mode == "a":
             self._lock = self._acquire_lock()
         if mode == "a" and not attrs:
-            self.root.attrs.update({"schema_version": SCHEMA_VERSION})
+            attrs = {"schema_version": SCHEMA_VERSION, "uuid": str(uuid.uuid4())}  # the store's identity
+            self.root.attrs.update(attrs)
+        self.uuid = attrs.get("uuid")  # None for a store made before uuids
         self.config = dict(config or {})
         self.dtype = self.config.get("dtype", dtype)
         self.keep_bits = self.config.get("keep_bits")
@@ -144,16 +193,8 @@ class StatsStore:
         self._warned_unchecked = False
 
     def _acquire_lock(self):
-        if "://" in self.url and not self.url.startswith("file://"):
-            return None  # no portable lock on remote stores
-        path = self.url.removeprefix("file://").rstrip("/") + ".lock"
-        lock = filelock.FileLock(path, timeout=0, is_singleton=True, thread_local=False)
-        try:
-            lock.acquire()
-        except filelock.Timeout:
-            raise StoreLockedError(f"{self.url}: another process is writing to this store (it holds {path}); "
-                                   "wait for it to finish, or stop it") from None
-        return lock
+        # keyed on the real path: a second writer through a symlink is refused too
+        return hold(self.url, "another process is writing to this store", error=StoreLockedError)
 
     def close(self):
         """Release the writer's lock (also released when the process ends)."""
@@ -184,6 +225,22 @@ class StatsStore:
         if not g.attrs.get("config"):
             g.attrs.update({"config": self.config, "config_hash": config_hash(self.config)})
         return g
+
+    def identity(self, spaces=None, attrs=None):
+        """What this store is, for a run to record and check: {"url": its absolute URL,
+        "uuid": made at creation (None for an older store), "spaces": ``spaces`` (default:
+        all), "networks": {space: complete networks}, "digest": of the sorted (space, key,
+        architecture) of those networks}.  ``attrs``: {space: ``network_attrs(space)``}
+        when read already."""
+        spaces = sorted(spaces) if spaces else self.spaces()
+        attrs = attrs or {}
+        rows, counts = [], {}
+        for s in spaces:
+            nets = attrs[s] if s in attrs else self.network_attrs(s)
+            counts[s] = len(nets)
+            rows += [[s, k, str(a.get("arch"))] for k, a in nets.items()]
+        digest = hashlib.sha256(json.dumps(sorted(rows)).encode()).hexdigest()[:16]
+        return {"url": absolute_url(self.url), "uuid": self.uuid, "spaces": spaces, "networks": counts, "digest": digest}
 
     # ---- listing ----------------------------------------------------------------
     def spaces(self):

@@ -22,13 +22,14 @@ def fake_layers(rng, acc, n_layers=3):
     return layers
 
 
-def make_store(url, spaces=("a", "b"), n=20, seed=0):
+def make_store(url, spaces=("a", "b"), n=20, seed=0, first=0):
+    """A synthetic store of ``n`` networks per space (architectures ``<space><first + j>``)."""
     rng = np.random.default_rng(seed)
     store = StatsStore(url, "a", config={"synthetic": True, "dtype": "float32"})
     for s in spaces:
         for j in range(n):
             acc = float(rng.uniform(50, 95))
-            store.write_network(s, f"n{j:06d}", fake_layers(rng, acc, 2 + j % 3), {"accuracy": acc, "arch": f"{s}{j}"})
+            store.write_network(s, f"n{j:06d}", fake_layers(rng, acc, 2 + j % 3), {"accuracy": acc, "arch": f"{s}{first + j}"})
     return store
 
 

@@ -4,8 +4,11 @@ negative, NaN or infinite, is refused naming the file, the rows and their lines;
 deeper than MAX_PROGRAM_DEPTH and search depths out of range are refused naming the file
 and the field; crafted CIFAR batches, PNGs, halls of fame, checkpoints, configs and CSV files
 are refused naming the file and the field, never a traceback; ``eznas.measures`` refuses
-inputs with no example and scores the model whatever the caller froze or hooked.  Bad input:
-exit code 2 and a message naming it."""
+inputs with no example and scores the model whatever the caller froze or hooked; a resume or
+``score --exclude RUN`` that finds another store at the run's store path is refused naming
+both; a second search in a run directory, a second writer of a score or nas output and a
+second store writer through a symlink are refused at once naming the holder, and a killed
+holder's lock blocks nobody.  Bad input: exit code 2 and a message naming it."""
 import ast
 import json
 import math
@@ -547,3 +550,209 @@ def test_the_copy_keeps_torchs_reparametrizations_and_drops_every_other_hook():
         [["WeightNorm"], ["SpectralNorm"], ["L1Unstructured"]]
     assert all(not mod._forward_hooks and not mod._forward_hooks_with_kwargs for mod in c)
     assert all(len(mod._forward_pre_hooks) == 2 and len(mod._forward_hooks) == 1 for mod in m)  # the caller's
+
+
+# ---- 5. another store, a second writer -------------------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = ["--population", "6", "--mu", "3", "--lambda", "6", "--task-nets", "12", "--validation-nets", "3",
+         "--max-depth", "4", "--quiet"]
+# a command run in another process whose work (``module.name``) only says it has begun and
+# waits: whatever the command holds (its locks) stays held until the process is killed
+STUCK = """
+import sys, time
+import {module} as m
+def stuck(*a, **k):
+    print("held", flush=True)
+    time.sleep(120)
+m.{name} = stuck
+from eznas.cli import run
+sys.exit(run({argv!r}))
+"""
+
+
+def _in_another_process(code, cwd=None):
+    """Start ``code`` in a fresh interpreter (this checkout first on its path) and wait
+    until it prints 'held'."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=cwd, env=env)
+    line = p.stdout.readline()
+    if line.strip() != "held":
+        p.kill()
+        raise AssertionError(f"the other process did not start: {line!r} {p.communicate()[1][-3000:]}")
+    return p
+
+
+def _stuck(module, name, *argv, cwd=None):
+    return _in_another_process(STUCK.format(module=module, name=name, argv=[str(a) for a in argv]), cwd)
+
+
+def _kill(p):
+    p.kill()
+    p.wait()
+    p.stdout.close()
+    p.stderr.close()
+
+
+def _files(run, names=("config.json", "checkpoint.json", "log.csv")):
+    return {n: (run / n).read_bytes() for n in names}
+
+
+def test_a_resume_reads_the_store_it_started_on_and_refuses_another_one_there(tmp_path, cli, monkeypatch):
+    """Issue 27: a run records its store as typed; resumed from another directory holding
+    another store at the same relative path, it searched that one and exited 0."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir(), there.mkdir()
+    make_store(str(here / "s.zarr"), n=12).close()
+    make_store(str(there / "s.zarr"), n=12, seed=1, first=100).close()  # none of the same networks
+    monkeypatch.chdir(here)
+    assert cli("evolve", "--store", "s.zarr", *SMALL, "--generations", "1", "--runs-root", "runs", "--name", "r")[0] == 0
+    run = here / "runs" / "r"
+    cfg = json.loads((run / "config.json").read_text())
+    ident = cfg["store_identity"]
+    assert cfg["store"] == str(here / "s.zarr") and ident["url"] == cfg["store"]  # absolute, from where it started
+    from stats_cache.store import StatsStore
+
+    assert ident["uuid"] == StatsStore(here / "s.zarr").uuid and ident["networks"] == {"a": 12, "b": 12}
+    hof = json.loads((run / "hall_of_fame.json").read_text())
+    # the tester's resume: from another directory, which holds another s.zarr
+    monkeypatch.chdir(there)
+    code, _, err = cli("evolve", "--resume", run, "--generations", "2")
+    assert code == 0, err
+    again = json.loads((run / "hall_of_fame.json").read_text())
+    assert [r["program"] for r in again["programs"]] and json.loads((run / "config.json").read_text())["store"] == cfg["store"]
+    assert {n for r in again["programs"] for n in r["taus"]} == {n for r in hof["programs"] for n in r["taus"]}
+    # another store at the run's path (the first one moved away): refused, naming it, nothing changed
+    os.rename(here / "s.zarr", here / "kept.zarr")
+    make_store(str(here / "s.zarr"), n=12).close()  # the same networks, collected again: another store
+    before = _files(run)
+    code, _, err = cli("evolve", "--resume", run, "--generations", "3")
+    assert code == 2 and f"{run / 'config.json'}: the run searched the store {here / 's.zarr'}" in err, err
+    assert f"store uuid {ident['uuid']} recorded" in err and _files(run) == before
+    # a run whose store is named elsewhere (an edited config.json): both paths, and what differs
+    (run / "config.json").write_text(json.dumps({**json.loads(before["config.json"]), "store": str(there / "s.zarr")}))
+    code, _, err = cli("evolve", "--resume", run, "--generations", "3")
+    assert code == 2 and str(here / "s.zarr") in err and f"the store it reads now, {there / 's.zarr'}, is another" in err
+    assert "uuid" in err and "its networks differ (as many, but other network keys or architectures)" in err, err
+    # the store moved, the run told where: the same store, resumed
+    (run / "config.json").write_text(json.dumps({**json.loads(before["config.json"]), "store": str(here / "kept.zarr")}))
+    code, _, err = cli("evolve", "--resume", run, "--generations", "3")
+    assert code == 0, err
+    # a run recorded before identities (a relative store, no identity): resumed unchecked, warned once
+    old = {k: v for k, v in json.loads((run / "config.json").read_text()).items() if k != "store_identity"}
+    (run / "config.json").write_text(json.dumps({**old, "store": "kept.zarr"}))
+    monkeypatch.chdir(here)
+    code, _, err = cli("evolve", "--resume", run, "--generations", "4")
+    assert code == 0 and err.count("is not checked to be the one it started on") == 1, err
+    assert not json.loads((run / "config.json").read_text())["store_identity"]  # nor recorded now
+
+
+def test_exclude_run_refuses_another_store_at_the_runs_path(tmp_path, cli, hostile_run, monkeypatch):
+    from eznas.score import task_archs
+
+    run, store = hostile_run
+    space = "nb201"  # the store's spaces are no benchmark's: nothing is excluded, but the store is checked
+    assert task_archs(str(run), space) == set()
+    copy = tmp_path / "r"
+    shutil.copytree(run, copy)
+    cfg = json.loads((copy / "config.json").read_text())
+    other = tmp_path / "other.zarr"
+    make_store(str(other), spaces=tuple(cfg["store_identity"]["spaces"]), n=20).close()  # same spaces and keys
+    (copy / "config.json").write_text(json.dumps({**cfg, "store": str(other)}))
+    code, _, err = cli("score", "--proxy", "params", "--space", "bench_sss", "--n", "2", "--exclude", copy,
+                       "--out", tmp_path / "o.csv")
+    assert code == 2 and f"--exclude {copy}: {copy / 'config.json'}: the run searched the store {store}" in err, err
+    assert f"the store it reads now, {other}, is another store" in err and not (tmp_path / "o.csv").exists()
+    # stores made before uuids are known by their networks: the same keys with other architectures differ
+    import zarr
+
+    for url, first in ((tmp_path / "old.zarr", 0), (tmp_path / "old2.zarr", 50)):
+        make_store(str(url), spaces=("a",), n=12, first=first).close()
+        g = zarr.open_group(str(url), mode="a")
+        g.attrs.put({k: v for k, v in g.attrs.items() if k != "uuid"})
+    from stats_cache.store import StatsStore, other_store
+
+    one, two = (StatsStore(u).identity() for u in (tmp_path / "old.zarr", tmp_path / "old2.zarr"))
+    assert one["uuid"] is None and one["networks"] == two["networks"] == {"a": 12}
+    assert "as many, but other network keys or architectures" in other_store(one, two)
+    assert other_store(one, StatsStore(tmp_path / "old.zarr").identity(["a"])) == ""
+    # a run config from before identities: read unchecked, with one warning
+    (copy / "config.json").write_text(json.dumps({k: v for k, v in cfg.items() if k != "store_identity"}))
+    code, _, err = cli("score", "--proxy", "params", "--space", "bench_sss", "--n", "2", "--exclude", copy,
+                       "--exclude", copy, "--out", tmp_path / "o.csv", "--quiet")
+    assert code == 0 and err.count("is not checked to be the one it searched") == 1, err
+
+
+def test_a_second_search_in_a_run_directory_is_refused_and_a_killed_ones_lock_blocks_nobody(tmp_path, cli, hostile_run):
+    """Issue 27: two `eznas evolve --resume` on one run both exited 0; config.json said 2
+    generations while the checkpoint and the log said 5."""
+    run = tmp_path / "r"
+    shutil.copytree(hostile_run[0], run)
+    before = _files(run)
+    other = _stuck("eznas.evolve.search", "search", "evolve", "--resume", run, "--generations", "5", "--quiet")
+    try:
+        code, _, err = cli("evolve", "--resume", run, "--generations", "2", "--quiet")
+        assert code == 2 and f"{run}: another eznas evolve is searching in this run directory" in err, err
+        assert f"pid {other.pid} on host" in err and f"{run}.lock" in err and _files(run) == before
+        link = tmp_path / "link"  # another spelling of the same directory: the same lock
+        link.symlink_to(run)
+        assert cli("evolve", "--resume", link, "--generations", "2", "--quiet")[0] == 2 and _files(run) == before
+    finally:
+        _kill(other)
+    code, _, err = cli("evolve", "--resume", run, "--generations", "2", "--quiet")  # its lock went with it
+    assert code == 0, err
+    gens = [int(r.split(",")[0]) for r in (run / "log.csv").read_text().splitlines()[1:]]
+    assert json.loads((run / "config.json").read_text())["generations"] == 2 == gens[-1]
+    assert json.loads((run / "checkpoint.json").read_text())["gen"] == 2 and gens == [0, 1, 2]
+
+
+@pytest.mark.parametrize("command,module,name", [("score", "eznas.score", "score_space"),
+                                                 ("nas", "eznas.nas.experiment", "run_nas")])
+def test_a_second_writer_of_a_score_or_nas_output_is_refused(tmp_path, cli, command, module, name):
+    """Issue 27: two `eznas score` on one --out wrote duplicate rows and a header mid-CSV."""
+    out = tmp_path / ("o.csv" if command == "score" else "nas")
+    args = {"score": ["score", "--proxy", "params", "--space", "bench_sss", "--n", "3", "--out", out, "--quiet"],
+            "nas": ["nas", "--space", "bench_sss", "--proxy", "params", "--seeds", "1", "--queries", "5", "--jobs", "1",
+                    "--cache", tmp_path / "cache", "--out", out, "--quiet"]}[command]
+    other = _stuck(module, name, *args, cwd=tmp_path)
+    try:
+        code, _, err = cli(*args)
+        assert code == 2 and f"--out {out}: another process is writing this output" in err, err
+        assert f"pid {other.pid} on host" in err and f"{out}.lock" in err and not out.exists()
+    finally:
+        _kill(other)
+    if command == "nas":
+        return
+    for _ in range(2):  # the lock went with the killed process; a second run adds nothing
+        code, _, err = cli(*args)
+        assert code == 0, err
+        lines = out.read_text().splitlines()
+        assert lines[0].startswith("arch,") and len(lines) == 4 and not any(r.startswith("arch,") for r in lines[1:])
+
+
+def test_a_second_writer_through_a_symlink_to_the_store_is_refused(tmp_path, cli):
+    """Issue 27: the store's lock was keyed on the path as typed: a writer through a symlink
+    got in, and one of the two crashed."""
+    from stats_cache.store import StatsStore, StoreLockedError
+
+    real = tmp_path / "real" / "s.zarr"
+    real.parent.mkdir()
+    make_store(str(real), spaces=("a",), n=2).close()
+    link = tmp_path / "link.zarr"
+    link.symlink_to(real)
+    cfg = {"synthetic": True, "dtype": "float32"}
+    other = _in_another_process("import time; from stats_cache.store import StatsStore\n"
+                                f"s = StatsStore({str(real)!r}, 'a', config={cfg!r}); print('held', flush=True); "
+                                "time.sleep(120)")
+    try:
+        for url in (link, f"file://{link}", os.path.relpath(link)):
+            with pytest.raises(StoreLockedError, match=f"pid {other.pid} on host .* holds {real}.lock"):
+                StatsStore(url, "a", config=cfg)
+        code, _, err = cli("collect", "--space", "bench_sss", "--n", "1", "--store", link, "--quiet")
+        assert code == 2 and "another process is writing to this store" in err and f"pid {other.pid}" in err, err
+        assert StatsStore(link).networks("a") == ["n000000", "n000001"]  # readers are never blocked
+    finally:
+        _kill(other)
+    with StatsStore(link, "a", config=cfg) as s:  # the killed writer's lock blocks nobody
+        assert s.networks("a") == ["n000000", "n000001"]

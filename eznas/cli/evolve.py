@@ -12,8 +12,11 @@ searches the same task with its own settings and store.  Otherwise give a
 statistics store (eznas collect) and optionally a TOML config of the fields below; flags
 override the config, which overrides the paper's defaults.  Every run writes runs/<time>/
 with config.json, versions.json, log.csv, checkpoint.json, hall_of_fame.json, heldout.md,
-fitness.png and programs.py (program_0 = best on validation networks).  Ctrl-C stops after
-the last finished generation's checkpoint; --resume continues it.
+fitness.png and programs.py (program_0 = best on validation networks), and the store's
+absolute path and identity in config.json: a resume (or score --exclude RUN) that finds
+another store there is refused.  One search per run directory: a second is refused while
+the first runs.  Ctrl-C stops after the last finished generation's checkpoint; --resume
+continues it.
 """
 import dataclasses
 import logging
@@ -31,7 +34,7 @@ def config_flags():
     from eznas.evolve.config import Config
 
     return {f.name: {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            for f in dataclasses.fields(Config) if f.name not in LISTS + ("run_dir",)}
+            for f in dataclasses.fields(Config) if f.name not in LISTS + ("run_dir", "store_identity")}
 
 
 def add_arguments(p):
@@ -60,22 +63,29 @@ def add_arguments(p):
 
 def config_from(a):
     """(Config, RunDir) from parsed arguments: a resumed run's stored config with the
-    allowed changes, or a new run (the built-in task when no store or config is given)."""
+    allowed changes, or a new run (the built-in task when no store or config is given).
+    The RunDir is held (its lock taken before anything is written): release it."""
     from eznas.evolve.config import Config
     from eznas.evolve.rundir import RunDir
+    from stats_cache.store import absolute_url
 
     flags = config_flags()
     if a.resume:
         run = RunDir(a.resume, create=False)
-        stored = run.read_config()
-        changed = {k: getattr(a, k) for k in RESUME_OVERRIDES if getattr(a, k) is not None}
-        ignored = [k for k in flags if k not in RESUME_OVERRIDES and getattr(a, k) is not None]
-        if ignored:
-            raise ValueError(f"--resume keeps the run's config; only {sorted(RESUME_OVERRIDES)} may change (got {ignored})")
-        cfg = Config.from_sources(overrides={**stored, **changed},  # checked before anything is written
-                                  origin={k: run.file("config.json") for k in stored if k not in changed})
-        if changed:
-            run.write_config(cfg.to_dict())
+        run.hold()  # before anything is read or written: one search per run directory
+        try:
+            stored = run.read_config()
+            changed = {k: getattr(a, k) for k in RESUME_OVERRIDES if getattr(a, k) is not None}
+            ignored = [k for k in flags if k not in RESUME_OVERRIDES and getattr(a, k) is not None]
+            if ignored:
+                raise ValueError(f"--resume keeps the run's config; only {sorted(RESUME_OVERRIDES)} may change (got {ignored})")
+            # checked before anything is written; the search writes the changes once it has
+            # checked the store
+            cfg = Config.from_sources(overrides={**stored, **changed},
+                                      origin={k: run.file("config.json") for k in stored if k not in changed})
+        except BaseException:
+            run.release()
+            raise
         return cfg, run
     from eznas.cli import output_path
 
@@ -100,17 +110,26 @@ def config_from(a):
     cfg = Config.from_sources(config, over)
     if builtin:
         cfg.spaces = cfg.spaces or B.ensure_builtin_store(cfg.store, cfg.task_nets, cfg.seed, not a.quiet, log.info)
+    cfg.store = absolute_url(cfg.store)  # a relative path: from where the run was started
     run = RunDir.new(a.runs_root, a.name)
+    run.hold()
     cfg.run_dir = run.path
-    run.write_config(cfg.to_dict())
+    try:
+        run.write_config(cfg.to_dict())
+    except BaseException:
+        run.release()
+        raise
     return cfg, run
 
 
 def run(a):
     from eznas.evolve.search import search
 
-    cfg, rundir = config_from(a)
-    result = search(cfg, rundir, progress=not a.quiet)
+    cfg, rundir = config_from(a)  # holds the run directory's lock
+    try:
+        result = search(cfg, rundir, progress=not a.quiet)
+    finally:
+        rundir.release()
     if cfg.rank_on == "task":
         print("\nbest programs, ranked on every task network (min + mean over spaces of tau; the test sets are the "
               "networks no part of the search saw):")

@@ -17,7 +17,8 @@ Proxy scores are computed once per (proxy, space, dataset, table, data, batch si
 device type) and kept under --cache, so reruns and more seeds cost table look-ups only; the table says how
 many proxy evaluations each search spent and what they cost on this machine.  Writes
 <out>/best_so_far.csv (best accuracy per query per seed), <out>/nas.md (the table at
-25 / 50 / 100 / 200 queries) and <out>/best_so_far.png (mean and spread, log scale).
+25 / 50 / 100 / 200 queries) and <out>/best_so_far.png (mean and spread, log scale); while
+one search writes <out> (it holds <out>.lock), a second one on it is refused.
 """
 import logging
 import os
@@ -62,8 +63,14 @@ def run(a):
     out = a.out or os.path.join("runs", f"nas-{a.space}-{a.dataset or get(a.space).datasets[0]}")
     output_path(out, "--out", folder=True)  # written at the end: a folder that cannot be made fails now
     output_path(a.cache, "--cache", folder=True)
-    result = run_nas(a.space, a.dataset, proxies, a.variants, s, a.ground_truth, a.data, a.cache, a.batch_size, a.seed,
-                     a.jobs, resolve_device(a.device))
-    paths = result.write(out, a.target)
+    from eznas.score import hold_output
+
+    lock = hold_output(out)  # one search writes a folder: a second one is refused
+    try:
+        result = run_nas(a.space, a.dataset, proxies, a.variants, s, a.ground_truth, a.data, a.cache, a.batch_size,
+                         a.seed, a.jobs, resolve_device(a.device))
+        paths = result.write(out, a.target)
+    finally:
+        lock.release()
     print(result.about + "\n\n" + result.table(a.target))
     print("\nwritten: " + ", ".join(paths))

@@ -8,7 +8,8 @@ never executed) or an exported programs file with an optional function name (def
 program_0).  A .py file is imported, which runs its code: pass only files you trust.
 Networks are streamed (build -> statistics -> score, nothing stored); rows are appended to
 the CSV as they come, so a run that stops resumes; the settings are recorded beside it
-(OUT with .settings.json for .csv) and a resume with other settings is refused.  Writes the
+(OUT with .settings.json for .csv) and a resume with other settings is refused; while one
+score writes OUT (it holds OUT.lock), a second one on it is refused.  Writes the
 CSV, a markdown report (.md) and a scatter plot (.png) beside it, of exactly the networks
 asked for.  About 0.5-4 s per network on one CPU core (NB201, by proxy and batch size).
 """
@@ -38,7 +39,7 @@ def add_arguments(p):
 def run(a):
     from eznas.baselines import BATCH_SIZE, check_batch
     from eznas.collection import sample_indices
-    from eznas.score import make_scorer, report, run_of, score_space, task_archs
+    from eznas.score import hold_output, make_scorer, report, run_of, score_space, task_archs
 
     make_scorer(a.proxy)
     batch = a.batch_size if a.batch_size is not None else BATCH_SIZE.get(a.proxy, 1)
@@ -65,11 +66,15 @@ def run(a):
             log.warning(f"{overlap} of the {n} networks scored were in the task of {run_dir} (its search or "
                         f"validation networks); add --exclude {run_dir} to score only networks it never saw")
     output_path(a.out, "--out")  # its folder made before any scoring
-    about = (f"{n} networks of {a.space}/{gt.dataset} sampled with seed {a.seed} ({len(excluded)} architectures "
-             f"excluded); data {data}, batch size {batch}, device {device}")
-    log.info("scoring " + about)
-    score_space(a.proxy, gt, idx, a.out, data, batch, a.seed, device, progress=not a.quiet, jobs=a.jobs)
-    m, md = report(a.out, f"{a.proxy} on {a.space}/{gt.dataset}", archs=[gt.archs[i] for i in idx], about=about,
-                   name=a.proxy)
+    lock = hold_output(a.out)  # one writer of the CSV, its settings and its report: a second is refused
+    try:
+        about = (f"{n} networks of {a.space}/{gt.dataset} sampled with seed {a.seed} ({len(excluded)} architectures "
+                 f"excluded); data {data}, batch size {batch}, device {device}")
+        log.info("scoring " + about)
+        score_space(a.proxy, gt, idx, a.out, data, batch, a.seed, device, progress=not a.quiet, jobs=a.jobs)
+        m, md = report(a.out, f"{a.proxy} on {a.space}/{gt.dataset}", archs=[gt.archs[i] for i in idx], about=about,
+                       name=a.proxy)
+    finally:
+        lock.release()
     print(f"kendall {m['kendall']:.4f}  spearman {m['spearman']:.4f}  networks {n}  report: {md}")
     print(m["verdict"])

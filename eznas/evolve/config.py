@@ -50,6 +50,8 @@ HELP = {  # one line per field: the command line's help and the README's config 
     "batch_mb": "statistics gathered per evaluation batch, per worker (MB)",
     "cache_mb": "decoded statistics kept between generations, per worker (MB)",
     "run_dir": "the run's directory (set by the command)",
+    "store_identity": "the store the run started on: absolute URL, uuid and a digest of its task spaces' networks "
+                      "(set by the search; a resume on another store is refused)",
 }
 
 
@@ -86,6 +88,9 @@ class Config:
     batch_mb: int = BATCH_MB  # statistics gathered per evaluation batch (per worker)
     cache_mb: int = CACHE_MB  # decoded statistics kept between generations, per kind read (per worker)
     run_dir: str = ""
+    # set by the search at its start (StatsStore.identity): a resume or --exclude RUN on
+    # another store is refused; empty in runs started before identities (unchecked)
+    store_identity: dict = field(default_factory=dict)
 
     @classmethod
     def from_sources(cls, toml_path=None, overrides=None, origin=None):
@@ -125,7 +130,7 @@ class Config:
         """Type- and range-check every field; the message names the field."""
         for f in fields(self):
             v = getattr(self, f.name)
-            want = {"int": int, "float": (int, float), "str": str, "list": list}[f.type if isinstance(f.type, str) else f.type.__name__]
+            want = {"int": int, "float": (int, float), "str": str, "list": list, "dict": dict}[f.type if isinstance(f.type, str) else f.type.__name__]
             if isinstance(v, bool) or not isinstance(v, want):
                 raise ValueError(f"config field {f.name!r} must be {f.type if isinstance(f.type, str) else f.type.__name__}, "
                                  f"got {v!r}")

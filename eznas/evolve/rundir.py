@@ -1,11 +1,16 @@
 """A run's directory: resolved config, library versions, per-generation log, atomic
-checkpoints, hall of fame and exported programs."""
+checkpoints, hall of fame and exported programs.  One search at a time: a search (or a
+resume) holds ``<run>.lock`` beside the directory's real path for as long as it runs
+(``stats_cache.locks``), and a second one is refused at once, naming the holder."""
 import csv
 import glob
 import json
 import os
 import platform
 import time
+from contextlib import contextmanager
+
+from stats_cache.locks import hold, lock_file
 
 
 def atomic_write(path, text):
@@ -100,6 +105,25 @@ class RunDir:
         self.created = not os.path.exists(self.path)  # made by this object (a failed start may remove it)
         os.makedirs(self.path, exist_ok=True)
         remove_stale_tmp(self.path)
+        self._locks = []
+
+    def hold(self):
+        """Take the run's lock (re-entrant within a process; ``release`` once per
+        ``hold``); ValueError naming the directory and the holder when another process
+        searches in it."""
+        self._locks.append(hold(self.path, "another eznas evolve is searching in this run directory"))
+
+    def release(self):
+        if self._locks:
+            self._locks.pop().release()
+
+    @contextmanager
+    def held(self):
+        self.hold()
+        try:
+            yield self
+        finally:
+            self.release()
 
     def remove_if_unstarted(self):
         """Remove the directory when this object made it and it holds nothing but what a
@@ -111,9 +135,12 @@ class RunDir:
         remove_stale_tmp(self.path)
         if not set(os.listdir(self.path)) <= set(self.STARTED):
             return False
+        lock = lock_file(self.path)
         for name in os.listdir(self.path):
             os.remove(self.file(name))
         os.rmdir(self.path)
+        if self._locks and os.path.exists(lock):
+            os.remove(lock)  # its lock file goes with it (held until released)
         return True
 
     @classmethod

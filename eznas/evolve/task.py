@@ -18,6 +18,7 @@ class Task:
         store = StatsStore(store_url, "r")
         self.spaces = list(spaces) if spaces else store.spaces()
         stored = {s: store.network_attrs(s) for s in self.spaces}  # one reading of each network's metadata
+        self.identity = store.identity(self.spaces, stored)  # what a run records of its store
         missing = [s for s in self.spaces if not stored[s]]
         if missing:
             raise ValueError(f"store {store_url} has no complete networks for spaces {missing} (has {store.spaces()})")

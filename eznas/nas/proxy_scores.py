@@ -21,6 +21,7 @@ from filelock import FileLock
 
 from eznas.baselines import BATCH_SIZE, check_batch
 from eznas.rowlog import appending, read_rows
+from stats_cache.locks import lock_file
 from eznas.score import (COLUMNS, Scoring, check_settings, layer_settings, make_scorer, proxy_identity, proxy_text,
                          score_space)
 
@@ -75,7 +76,7 @@ class ProxyScores:
 
     def _lock(self):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        return FileLock(self.path + ".lock")
+        return FileLock(lock_file(self.path))  # waited for: searches share the cache; keyed on the real path
 
     def _file_size(self):
         return os.path.getsize(self.path) if os.path.exists(self.path) else 0
