@@ -169,3 +169,17 @@ def test_final_ranking_on_validation_or_on_every_task_network(tmp_path, syntheti
     assert sorted(orders["task"]) == sorted(orders["validation"])  # the same programs, ranked two ways
     with pytest.raises(ValueError, match="rank_on"):
         Config(rank_on="search").check()
+
+
+def test_programs_that_rank_every_space_alike_count_once():
+    from eznas.evolve.finish import _distinct
+
+    nan = float("nan")
+    scores = [[1, 2, 3, 5, 4],
+              [2, 4, 6, 50, 8],      # another scale, the same order in each space: the same proxy
+              [1, 2, 3, 4, 5],       # another order in the second space
+              [nan, 2, 3, 5, 4],     # a network it cannot score
+              [3, 2, 1, 5, 4],       # reversed in the first space
+              [1, 1, 3, 5, 4]]       # a tie where the first has none
+    assert _distinct(scores, [(0, 3), (3, 5)]) == [0, 2, 3, 4, 5]
+    assert _distinct(scores, [(0, 3)]) == [0, 3, 4, 5]  # judged on the first space alone

@@ -15,12 +15,20 @@ from eznas.simplify import simplify
 N_TABLE = 3  # programs shown in the held-out table
 
 
-def _distinct(scores):
-    """Indices of the rows of ``scores`` (programs x validation networks) whose scores do
-    not all equal an earlier row's: the others are the same program."""
-    kept = []
-    for i, sc in enumerate(scores):
-        if not any(np.allclose(sc, scores[j], rtol=1e-9, atol=0, equal_nan=True) for j in kept):
+def _distinct(scores, bounds):
+    """Indices of the rows of ``scores`` (programs x task networks, spaces in the column
+    ranges ``bounds``) that do not rank every space's networks exactly as an earlier row
+    does (ties and non-finite scores included): the others are the same proxy, however
+    their texts or values differ (a program times a constant, a subtree that only shapes
+    read), and count once."""
+    from scipy.stats import rankdata
+
+    kept, seen = [], set()
+    for i, sc in enumerate(np.asarray(scores, dtype=float)):
+        key = tuple(tuple(rankdata(np.where(np.isfinite(sc[a:b]), sc[a:b], -np.inf), method="dense").tolist()) +
+                    tuple(np.isfinite(sc[a:b]).tolist()) for a, b in bounds)
+        if key not in seen:
+            seen.add(key)
             kept.append(i)
     return kept
 
@@ -63,7 +71,7 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print, progress=False):
     v_fits, v_taus = fitness_from_scores(v_scores, held, task.accuracy)
     t_fits, t_taus = fitness_from_scores(scores, both, task.accuracy)
     rows = []
-    for text, sf, st, vf, vt, tf, tt, sc in zip(cands, s_fits, s_taus, v_fits, v_taus, t_fits, t_taus, v_scores):
+    for text, sf, st, vf, vt, tf, tt, sc in zip(cands, s_fits, s_taus, v_fits, v_taus, t_fits, t_taus, scores):
         if sf is None or vf is None:
             continue
         rows.append({"program": text, "validation_min_tau": vf, "validation_taus": vt, "search_min_tau": sf,
@@ -76,7 +84,9 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print, progress=False):
         rows.sort(key=lambda r: (-(r["task_min_tau"] + r["task_mean_tau"]), -r["validation_min_tau"]))
     else:  # ranked on networks selection never saw; ties broken by the search fitness
         rows.sort(key=lambda r: (-r["validation_min_tau"], -r["search_min_tau"]))
-    rows = [rows[i] for i in _distinct([r.pop("_scores") for r in rows])]
+    ends = np.cumsum([len(both[s]) for s in task.spaces]).tolist()
+    bounds = list(zip([0] + ends[:-1], ends))  # each space's columns of ``scores``
+    rows = [rows[i] for i in _distinct([r.pop("_scores") for r in rows], bounds)]
     for k, r in enumerate(rows):
         r["sign"] = 1.0 if r["mean_tau"] >= 0 else -1.0
         r["function"] = f"program_{k}" if k < n_export else None
