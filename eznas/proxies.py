@@ -213,6 +213,7 @@ def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="r
     model itself is never changed."""
     from eznas.baselines import LOSS_BASED, check_batch, program_scores
     from stats_cache.collect import collect
+    from stats_cache.schema import FAMILY_OF
 
     items = [names] if isinstance(names, (str, Program)) or callable(names) else list(names)
     x, y = _examples(inputs)
@@ -245,10 +246,21 @@ def measures(model, inputs, names, device=None, loss_fn=None, seed=0, pattern="r
         out.update({k: p.sign * got[k] for k, p in batch.items()})
     if exported:
         report = {}
-        layers = collect(_copy(model).to(device), x, seed=seed, pattern=pattern, report=report, max_channels=max_channels)
+        # an exported function reads its kinds as literal keys (L["T1G_N"]): collect only those
+        # (the passes they need, as for a program string); a function that reads others is
+        # given all 22
+        read = {c for f in exported.values() for c in getattr(getattr(f, "__code__", None), "co_consts", ())
+                if isinstance(c, str) and c in FAMILY_OF} or None
+        layers = collect(_copy(model).to(device), x, seed=seed, pattern=pattern, report=report, max_channels=max_channels,
+                         kinds=read)
         _check_layers(model, pattern, report, told)
+        try:
+            totals = {label: sum(float(f(s.tensors)) for s in layers) for label, f in exported.items()}
+        except KeyError:  # a kind it reads by a computed key
+            layers = collect(_copy(model).to(device), x, seed=seed, pattern=pattern, max_channels=max_channels)
+            totals = {label: sum(float(f(s.tensors)) for s in layers) for label, f in exported.items()}
         for label, f in exported.items():
-            total = sum(float(f(s.tensors)) for s in layers)
+            total = totals[label]
             out[label] = total if getattr(f, "aggregate", "mean") == "sum" else total / len(layers)
             if getattr(f, "times", "") == "flops":
                 from eznas.spaces.complexity import count_flops

@@ -2,6 +2,7 @@
 find_layers; and the three ways a network's score is computed (engine, measures on a
 program string, an exported function) agree on random programs."""
 import importlib.util
+import math
 import random
 
 import pytest
@@ -233,3 +234,34 @@ def test_every_op_exports_and_the_module_needs_torch_only(tmp_path):
         assert eznas.measures(net, x, [getattr(mod, f"program_{k}")])[f"program_{k}"] == pytest.approx(want, rel=1e-6, abs=1e-9), p
         agree += 1
     assert agree >= 25
+
+
+def test_an_exported_function_collects_only_the_kinds_it_reads(tmp_path, monkeypatch):
+    import importlib.util
+
+    import stats_cache.collect as sc
+    from eznas.export import export_file
+
+    rows = [{"program": "layer_mean(l1_norm(T1G_N))", "min_tau": 0.5, "taus": {"a": 0.5}, "sign": 1.0}]
+    spec = importlib.util.spec_from_file_location("exported_kinds", export_file(str(tmp_path / "p.py"), rows))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    asked, real = [], sc.collect
+
+    def spy(*a, **k):
+        asked.append(k.get("kinds"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(sc, "collect", spy)
+    torch.manual_seed(0)
+    net = build_bench_nb201(ARCH)
+    x = torch.randn(2, 1, 8, 8)
+    got = eznas.measures(net, x, [mod.program_0])["program_0"]
+    assert asked == [{"T1G_N"}]
+    assert got == pytest.approx(eznas.measures(net, x, ["layer_mean(l1_norm(T1G_N))"])["layer_mean(l1_norm(T1G_N))"], rel=1e-6)
+
+    def mixed(layer):  # one literal key, one computed: scored on all 22 after the first try fails
+        return float(layer["T1_D"].mean() + layer["".join(["T2_", "N"])].mean())
+
+    asked.clear()
+    assert math.isfinite(eznas.measures(net, x, [mixed])["mixed"]) and asked[0] == {"T1_D"} and asked[1] is None
