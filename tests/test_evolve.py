@@ -1,3 +1,4 @@
+import csv
 import json
 import os
 
@@ -58,9 +59,16 @@ def test_population_valid_and_log_and_checkpoint(tmp_path, synthetic_store):
     assert ck["gen"] == cfg.generations and [p for p, _ in ck["population"]] == pop
 
 
-def test_resume_equals_uninterrupted(tmp_path, synthetic_store, monkeypatch):
-    _, pop_full, fit_full = _run(_cfg(tmp_path, "full"), synthetic_store)
-    cfg = _cfg(tmp_path, "cut")
+@pytest.mark.parametrize("fixed_sample", [False, True])  # True: every generation on all search networks
+def test_resume_equals_uninterrupted(tmp_path, synthetic_store, monkeypatch, fixed_sample):
+    def cfg_of(name):
+        c = _cfg(tmp_path, name)
+        if fixed_sample:
+            c.nets_per_space, c.spaces_per_gen = 0, 99
+        return c
+
+    _, pop_full, fit_full = _run(cfg_of("full"), synthetic_store)
+    cfg = cfg_of("cut")
     calls = {"n": 0}
     orig = Evolution._record
 
@@ -77,6 +85,11 @@ def test_resume_equals_uninterrupted(tmp_path, synthetic_store, monkeypatch):
     assert json.load(open(os.path.join(cfg.run_dir, "checkpoint.json")))["gen"] == 1
     _, pop_res, fit_res = _run(cfg, synthetic_store)
     assert pop_res == pop_full and fit_res == fit_full
+
+    def log(name):  # every column but the time
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(open(tmp_path / name / "log.csv"))]
+
+    assert log("cut") == log("full")
 
 
 def test_config_errors_name_the_problem(tmp_path):

@@ -72,7 +72,10 @@ class Evolution:
         return out
 
     def assign(self, inds, sample):
-        """Evaluate each distinct program once; returns the individuals valid on the sample."""
+        """Evaluate each distinct program once; returns the individuals valid on the sample
+        and how many distinct programs the sample needed a fitness for (the log's
+        "evaluated": whether this process had one cached or not, so that a resumed run logs
+        what the uninterrupted one does)."""
         skey = repr(sorted(sample.items()))
         texts = sorted({str(i) for i in inds})
         todo = [t for t in texts if (t, skey) not in self._fit_cache]
@@ -89,7 +92,7 @@ class Evolution:
             if f is not None:
                 ind.fitness.values = (f,)
                 kept.append(ind)
-        return kept, len(todo)
+        return kept, len(texts)
 
     def state(self):
         st = random.getstate()
