@@ -6,7 +6,8 @@ Layout (zarr v3; any local path or fsspec URL such as ``memory://x`` or ``s3://b
     /<space>                attrs: config, config_hash (how its networks were collected)
     /<space>/<net>          attrs: arch, accuracy, flops, params, seed, batch_size,
                                    layer_names, groups (layer indices per group),
-                                   shapes ({family: per-layer shape of each group}), complete
+                                   shapes ({family: per-layer shape of each group}), checksums,
+                                   meta_digest, complete
     /<space>/<net>/in       (6,  n_in)   kinds schema.FAMILIES["in"]  (T1 shapes)
     /<space>/<net>/out      (12, n_out)  kinds schema.FAMILIES["out"] (T2 / T4 shapes)
     /<space>/<net>/w        (4,  n_w)    kinds schema.FAMILIES["w"]   (conv weight shapes)
@@ -28,8 +29,22 @@ Integrity: a network's completion record lists its arrays and a CRC-32 of every 
 row (one chunk per kind), and every read checks them, so a missing chunk (which zarr
 would read as zeros), flipped bytes, a missing array or a truncated shard is a
 ``DamagedError`` naming the file, never wrong numbers; a network directory whose metadata
-is gone is reported by ``networks`` instead of silently dropped.  ``verify`` lists the
-damaged networks and ``drop`` removes them so that a collection recollects them.
+is gone is reported by ``networks`` instead of silently dropped.  The record also holds
+``meta_digest``: a digest of each of the network's attributes (accuracy, arch, groups,
+shapes, size attributes, the checksums themselves, ...) and of each field of its arrays'
+zarr.json (data type, shape, chunks, codecs), from a canonical JSON of each value as
+stored; every read of a network's attributes (``network_attrs``, ``attrs``) or arrays
+(``read_network``) checks it, so an edited accuracy, shape, data type or checksum is a
+``DamagedError`` naming the file and the field, never wrong numbers.  Array data types
+are also checked against the space's config (float32 or float16), and an array's shape
+against its network's groups and shapes.  Metadata that does not parse (a network's, an
+array's, a space's or the store's zarr.json) is a ``DamagedError`` naming the file.
+Networks written before digests (or checksums) read with one warning.  ``verify`` lists
+the damaged networks, those written before digests included (their metadata cannot be
+checked), and ``drop`` removes them so that a collection recollects them; a space whose
+zarr.json is damaged cannot be recollected (it holds the config of its networks): the
+error says so and what to do.  (The digests find damage and edits, not forgeries: one
+who rewrites a value and its digest alike is not detected.)
 
 One writer: a local store opened with mode 'a' holds ``<store>.lock`` beside its real path
 (``stats_cache.locks``: the same lock through a symlink or any spelling of the path) until
@@ -69,15 +84,22 @@ class SchemaError(StoreError):
 
 
 REPAIR = "run the same collect command with --verify to recollect damaged networks"
+SPACE_REPAIR = ("it records the config its networks were collected with, which no collection can tell again: "
+                "restore this file from a copy of the store, or delete the space's folder {folder} and collect "
+                "the space again")
 
 
 class DamagedError(StoreError):
-    """A network's stored arrays do not match its completion record: ``where`` (the file)
-    and ``reason``, followed by how to repair it."""
+    """A network's stored arrays or metadata do not match its completion record, or a
+    space's metadata is unreadable: ``where`` (the file) and ``reason``, followed by how to
+    repair it (``repair``)."""
 
-    def __init__(self, where, reason):
-        super().__init__(f"{where}: {reason}; {REPAIR}")
-        self.reason = reason
+    def __init__(self, where, reason, repair=REPAIR):
+        super().__init__(f"{where}: {reason}; {repair}")
+        self.where, self.reason, self.repair = where, reason, repair
+
+    def __reduce__(self):  # so that it crosses from a worker process as itself
+        return type(self), (self.where, self.reason, self.repair)
 
 
 class StoreLockedError(StoreError, LockedError):
@@ -91,6 +113,35 @@ def row_checksums(arr):
 
 def config_hash(config):
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+UNDIGESTED = ("meta_digest", "complete")  # network attributes outside its metadata digest
+STORED_DTYPES = ("float32", "float16")  # the only dtypes a family array is written in
+
+
+def field_digests(record, skip=()):
+    """{field: digest of its value} of a JSON object (a network's attributes, an array's
+    zarr.json), from a canonical JSON of each value: what ``meta_digest`` records."""
+    return {k: hashlib.sha256(json.dumps(v, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+            for k, v in record.items() if k not in skip}
+
+
+def digest_difference(recorded, record, skip=()):
+    """What of ``record`` differs from the field digests ``recorded``, in words ('' when
+    nothing does): each field changed (with its value when short), added or removed."""
+    if not isinstance(recorded, dict):
+        return f"the digest recorded is malformed ({type(recorded).__name__})"
+    now = field_digests(record, skip)
+    out = []
+    for k in sorted(set(recorded) | set(now)):
+        if k not in now:
+            out.append(f"{k!r} removed")
+        elif k not in recorded:
+            out.append(f"{k!r} added")
+        elif recorded[k] != now[k]:
+            v = json.dumps(record[k])
+            out.append(f"{k!r} changed" + (f" (reads {v})" if len(v) <= 40 else ""))
+    return ", ".join(out)
 
 
 @dataclass
@@ -160,6 +211,11 @@ class StatsStore:
             self.root = zarr.open_group(self.url, mode=mode)
         except FileNotFoundError:
             raise StoreError(f"no statistics store at {self.url}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:  # there, but cut short or garbled
+            raise DamagedError(f"{self.url.rstrip('/')}/zarr.json",
+                               f"store metadata unreadable ({type(e).__name__}: {e})",
+                               "it records the store's schema version and identity (uuid): restore this file "
+                               "from a copy of the store") from None
         except Exception as e:  # zarr raises its own error types for a missing group
             if mode == "r":
                 raise StoreError(f"no statistics store at {self.url} ({type(e).__name__})") from None
@@ -190,7 +246,8 @@ class StatsStore:
         if self.keep_bits is not None and (self.dtype != "float32" or not 1 <= int(self.keep_bits) <= 23):
             raise StoreError(f"{self.url}: keep_bits needs dtype float32 and 1..23 bits, got {self.keep_bits!r} with {self.dtype}")
         self.level = level
-        self._warned_unchecked = False
+        self._warned_unchecked = self._warned_undigested = False
+        self._dtypes = {}  # space -> the dtype its config says its arrays have (None: either stored dtype)
 
     def _acquire_lock(self):
         # keyed on the real path: a second writer through a symlink is refused too
@@ -209,13 +266,49 @@ class StatsStore:
         self.close()
 
     def space_config(self, space):
-        return dict(self.root[space].attrs).get("config", {}) if space in self.root else {}
+        g = self._space(space)
+        return dict(g.attrs).get("config", {}) if g is not None else {}
+
+    def _space(self, space):
+        """The group of ``space``; None when the store has no such space.  ``DamagedError``
+        naming its zarr.json when that is missing (its folder holds networks) or unreadable:
+        a space's config cannot be told again, so no collection rewrites it."""
+        where, folder = f"{self.url}/{space}/zarr.json", f"{self.url}/{space}"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                g = self.root[space]
+        except KeyError:
+            if not self._holds_keys(space):
+                return None
+            raise DamagedError(where, "space metadata missing (its folder holds networks)",
+                               SPACE_REPAIR.format(folder=folder)) from None
+        except Exception as e:  # truncated / garbled JSON: zarr and json raise many types
+            raise DamagedError(where, f"space metadata unreadable ({type(e).__name__}: {e})",
+                               SPACE_REPAIR.format(folder=folder)) from None
+        return g if isinstance(g, zarr.Group) else None
+
+    def _holds_keys(self, *parts):
+        async def first():
+            async for _ in self.root.store.list_prefix(self._key(*parts) + "/"):
+                return True
+            return False
+
+        return zarr.core.sync.sync(first())
+
+    def _space_dtype(self, space):
+        """The dtype the config of ``space`` stores its arrays in (None when it does not say:
+        either of STORED_DTYPES)."""
+        if space not in self._dtypes:
+            dtype = self.space_config(space).get("dtype")
+            self._dtypes[space] = dtype if dtype in STORED_DTYPES else None
+        return self._dtypes[space]
 
     def open_space(self, space):
         """Create ``space`` with this writer's config, or check that it was collected with it."""
         if not self.config:
             raise StoreError(f"{self.url}: a collection config is needed to write")
-        if space in self.root:
+        if self._space(space) is not None:
             old = self.space_config(space)
             if old and old != self.config:
                 diff = sorted(k for k in set(old) | set(self.config) if old.get(k) != self.config.get(k))
@@ -244,7 +337,15 @@ class StatsStore:
 
     # ---- listing ----------------------------------------------------------------
     def spaces(self):
-        return sorted(self.root.group_keys())
+        """The store's spaces.  ``DamagedError`` (``_space``) when one's metadata is missing or
+        unreadable: it would otherwise vanish from the list."""
+        store = self.root.store
+
+        async def ls():
+            return [k async for k in store.list_dir(self._key())]
+
+        names = sorted({k.rstrip("/") for k in zarr.core.sync.sync(ls())} - {"zarr.json"})
+        return [s for s in names if self._space(s) is not None]
 
     def networks(self, space):
         """Keys of the complete networks of ``space``.  Raises ``DamagedError`` when a
@@ -253,14 +354,23 @@ class StatsStore:
 
     def network_attrs(self, space):
         """{key: attrs} of the complete networks of ``space``, from one reading of their
-        metadata; ``DamagedError`` as ``networks``."""
-        if space not in self.root:
+        metadata, each checked against its digest (``meta_digest``); ``DamagedError`` as
+        ``networks``, and naming each network whose metadata was changed and what changed."""
+        if self._space(space) is None:
             return {}
         complete, damaged = self._scan(space)
         if damaged:
-            lost = sorted(damaged)
-            raise DamagedError(f"{self.url}/{space}", f"{len(lost)} networks have no readable zarr.json "
-                               f"({', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''})")
+            lost = sorted(k for k, why in damaged.items() if why.startswith("network metadata (zarr.json)"))
+            changed = sorted(set(damaged) - set(lost))
+            parts = []
+            if lost:
+                parts.append(f"{len(lost)} networks have no readable zarr.json "
+                             f"({', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''})")
+            if changed:
+                parts.append(f"{len(changed)} networks' metadata do not match their digests (" +
+                             "; ".join(f"{self.url}/{space}/{k}/zarr.json: {damaged[k]}" for k in changed[:5]) +
+                             (" ..." if len(changed) > 5 else "") + ")")
+            raise DamagedError(f"{self.url}/{space}", "; ".join(parts))
         return complete
 
     def _scan(self, space):
@@ -283,9 +393,32 @@ class StatsStore:
             except Exception as e:  # truncated / garbled JSON: zarr and json raise many types
                 damaged[k] = f"network metadata (zarr.json) unreadable ({type(e).__name__})"
                 continue
-            if attrs.get("complete"):
+            if not attrs.get("complete"):
+                continue
+            why = self._attrs_difference(f"{space}/{k}", attrs)
+            if why:
+                damaged[k] = why
+            else:
                 complete[k] = attrs
         return complete, damaged
+
+    def _attrs_difference(self, path, attrs):
+        """Why the attributes of the complete network ``path`` do not match the digest they
+        were written with, in words ('' when they do; a network written before digests is
+        read with one warning)."""
+        if "meta_digest" not in attrs:
+            self._warn_undigested(path)
+            return ""
+        recorded = attrs["meta_digest"]
+        diff = digest_difference(recorded.get("attrs") if isinstance(recorded, dict) else recorded, attrs, UNDIGESTED)
+        return f"network metadata does not match its digest (meta_digest): {diff}" if diff else ""
+
+    def _warn_undigested(self, path):
+        if not self._warned_undigested:
+            self._warned_undigested = True
+            warnings.warn(f"{self.url}: networks written before metadata digests were recorded (e.g. {path}); "
+                          "a change of their metadata (accuracy, shapes, array data types) cannot be detected; "
+                          "collect --verify recollects them", stacklevel=3)
 
     def is_complete(self, space, key):
         """True for a complete network; False when absent, incomplete or with unreadable
@@ -299,7 +432,26 @@ class StatsStore:
             return False
 
     def attrs(self, space, key):
-        return dict(self._group(space, key).attrs)
+        """A network's attributes, checked against its digest as ``read_network`` does."""
+        g = self._group(space, key)
+        attrs = dict(g.attrs)
+        self._check_attrs(space, key, attrs)
+        return attrs
+
+    def _check_attrs(self, space, key, attrs):
+        if attrs.get("complete"):
+            why = self._attrs_difference(f"{space}/{key}", attrs)
+            if why:
+                raise DamagedError(f"{self.url}/{space}/{key}/zarr.json", why)
+
+    def _json(self, *parts):
+        """The JSON object of the zarr.json at ``parts`` below the root, as stored (None when
+        it is absent); json's errors when it does not parse."""
+        from zarr.core.buffer import default_buffer_prototype
+
+        key = self._key(*parts, "zarr.json")
+        buf = zarr.core.sync.sync(self.root.store.get(key, prototype=default_buffer_prototype()))
+        return None if buf is None else json.loads(buf.to_bytes())
 
     def _group(self, space, key):
         path = f"{space}/{key}"
@@ -344,7 +496,12 @@ class StatsStore:
             checksums[fam] = row_checksums(arr)
         g.attrs.update({**attrs, "layer_names": [s.name for s in stats], "groups": groups, "shapes": shapes,
                         "n_layers": len(stats), "checksums": checksums, "complete": False})
-        g.attrs["complete"] = True
+        # the digest of what a reader will read back: the attributes (data checksums included)
+        # and each array's metadata (dtype, shape, chunks, codecs), as stored
+        stored = dict(self._group(space, key).attrs)
+        digest = {"attrs": field_digests(stored, UNDIGESTED),
+                  "arrays": {fam: field_digests(self._json(space, key, fam), ("attributes",)) for fam in checksums}}
+        g.attrs.update({"meta_digest": digest, "complete": True})
         return nbytes
 
     def codec(self, itemsize):
@@ -357,12 +514,16 @@ class StatsStore:
 
     # ---- reading ----------------------------------------------------------------
     def read_network(self, space, key, kinds=None, device="cpu"):
-        """Read one complete network, only ``kinds`` (default: all 22), as float32 tensors."""
+        """Read one complete network, only ``kinds`` (default: all 22), as float32 tensors.
+        Its attributes and the metadata of each array read are checked against the digest
+        they were written with, and the data against its checksums: ``DamagedError`` naming
+        the file and what does not match."""
         path = f"{space}/{key}"
         g = self._group(space, key)
-        if not g.attrs.get("complete"):
-            raise StoreError(f"{self.url}: network {path} is incomplete")
         attrs = dict(g.attrs)
+        if not attrs.get("complete"):
+            raise StoreError(f"{self.url}: network {path} is incomplete")
+        self._check_attrs(space, key, attrs)
         kinds = tuple(kinds) if kinds is not None else tuple(FAMILY_OF)
         bad = [k for k in kinds if k not in FAMILY_OF]
         if bad:
@@ -370,36 +531,81 @@ class StatsStore:
         by_fam = {}
         for k in kinds:
             by_fam.setdefault(FAMILY_OF[k], []).append(k)
-        groups = [(idx, {}) for idx in attrs["groups"]]
         sums = attrs.get("checksums")
         if sums is None and not self._warned_unchecked:
             self._warned_unchecked = True
             warnings.warn(f"{self.url}: networks written before checksums were recorded (e.g. {path}); "
                           "damage to them cannot be detected", stacklevel=2)
+        try:  # the layout a network written before digests gives (a digested one is checked already)
+            groups = [(idx, {}) for idx in attrs["groups"]]
+            layout = {f: (attrs["shapes"][f], group_bounds(attrs["groups"], attrs["shapes"][f])) for f in by_fam}
+            if any(len(shapes) != len(groups) for shapes, _ in layout.values()):
+                raise ValueError("a shape per layer group is needed")
+        except (KeyError, TypeError, ValueError) as e:
+            raise DamagedError(f"{self.url}/{path}/zarr.json", f"network metadata malformed (its groups and shapes: "
+                               f"{type(e).__name__}: {e})") from None
         for fam, ks in by_fam.items():
             if not groups:
                 break
-            shapes = attrs["shapes"][fam]
-            bounds = group_bounds(attrs["groups"], shapes)
+            shapes, bounds = layout[fam]
+            arr = self._array(g, space, path, fam, attrs, (len(FAMILIES[fam]), int(bounds[-1])))
             # float16 -> float32 by torch: numpy's cast is about 14x slower
             if 2 * len(ks) >= len(FAMILIES[fam]):  # most of the family: one read of the whole array
-                whole = self._rows(g, path, fam, None, sums)
+                whole = self._rows(arr, path, fam, None, sums)
                 rows = {k: whole[POSITION[k]] for k in ks}
             else:
-                rows = {k: self._rows(g, path, fam, POSITION[k], sums) for k in ks}
+                rows = {k: self._rows(arr, path, fam, POSITION[k], sums) for k in ks}
             for k, row in rows.items():
                 for j, (idx, out) in enumerate(groups):
                     out[k] = row[bounds[j]:bounds[j + 1]].reshape([len(idx)] + list(shapes[j])).to(device)
         return NetworkStats(key, attrs, groups)
 
-    def _rows(self, g, path, fam, row, sums):
-        """Family ``fam`` of network ``path`` (all rows, or one), checked against the
-        completion record, as a float32 tensor."""
+    def _array(self, g, space, path, fam, attrs, shape):
+        """The array of family ``fam`` of network ``path`` (group ``g``, attributes ``attrs``),
+        once its metadata is checked: readable, as recorded in the network's digest, of the
+        dtype its space stores and of the ``shape`` its groups and shapes give."""
         where = f"{self.url}/{path}/{fam}"
+        meta_file = f"{where}/zarr.json"
         try:
-            arr = g[fam]
-        except KeyError:
-            raise DamagedError(where, "array missing from a network marked complete") from None
+            meta = self._json(path, fam)
+        except Exception as e:  # truncated / garbled JSON, not UTF-8
+            raise DamagedError(meta_file, f"array metadata {fam}/zarr.json unreadable "
+                               f"({type(e).__name__}: {e})") from None
+        if meta is None:
+            raise DamagedError(where, "array missing from a network marked complete")
+        if not isinstance(meta, dict):
+            raise DamagedError(meta_file, f"array metadata {fam}/zarr.json is not a JSON object")
+        digest = attrs.get("meta_digest")
+        if digest is not None:
+            arrays = digest.get("arrays") if isinstance(digest, dict) else None
+            want = arrays.get(fam) if isinstance(arrays, dict) else None
+            diff = ("the digest records no such array" if want is None
+                    else digest_difference(want, meta, ("attributes",)))
+            if diff:
+                raise DamagedError(meta_file, f"array metadata {fam}/zarr.json does not match its network's digest "
+                                   f"(meta_digest in {self.url}/{path}/zarr.json): {diff}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                arr = g[fam]
+        except Exception as e:
+            raise DamagedError(meta_file, f"array metadata {fam}/zarr.json unreadable "
+                               f"({type(e).__name__}: {e})") from None
+        want = self._space_dtype(space)
+        allowed = [np.dtype(d) for d in ((want,) if want else STORED_DTYPES)]
+        if not isinstance(arr, zarr.Array) or arr.dtype not in allowed:
+            got = arr.dtype.str if isinstance(arr, zarr.Array) else "none (not an array)"
+            raise DamagedError(meta_file, f"array {fam}/zarr.json: data type {got}, but space {space!r} stores "
+                               + " or ".join(f"{d.name} ({d.str})" for d in allowed))
+        if tuple(arr.shape) != tuple(shape):
+            raise DamagedError(meta_file, f"array {fam}/zarr.json: shape {list(arr.shape)}, but the network's groups "
+                               f"and shapes ({self.url}/{path}/zarr.json) give {list(shape)}")
+        return arr
+
+    def _rows(self, arr, path, fam, row, sums):
+        """Family ``fam`` of network ``path`` (its array ``arr``; all rows, or one), checked
+        against the completion record, as a float32 tensor."""
+        where = f"{self.url}/{path}/{fam}"
         try:
             data = np.ascontiguousarray(arr[...] if row is None else arr[row])
         except Exception as e:  # a truncated or garbled shard: zarr / codec errors of many types
@@ -415,14 +621,21 @@ class StatsStore:
     # ---- repair -----------------------------------------------------------------
     def verify(self, space, progress=False):
         """{network key: reason} for every damaged network of ``space``: metadata lost, or
-        an array missing, unreadable or not matching its checksums.  Incomplete networks
-        are not damaged (a collection resumes them)."""
+        not matching its digest, or an array missing, unreadable or not matching its
+        checksums; a network written before digests (or checksums), whose metadata cannot be
+        checked, is reported too, so that a collection with --verify writes it again.
+        Incomplete networks are not damaged (a collection resumes them).  A space whose
+        own metadata is unreadable is a ``DamagedError`` (``_space``)."""
         from tqdm import tqdm
 
-        if space not in self.root:
+        if self._space(space) is None:
             return {}
         complete, bad = self._scan(space)
         for k in tqdm(complete, desc=f"verify {space}", unit="net", disable=not progress):
+            if "meta_digest" not in complete[k] or complete[k].get("checksums") is None:
+                bad[k] = ("no metadata digest (written before digests were recorded, or its meta_digest was removed): "
+                          "its metadata cannot be checked")
+                continue
             try:
                 self.read_network(space, k)
             except DamagedError as e:

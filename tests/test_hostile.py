@@ -8,12 +8,18 @@ inputs with no example and scores the model whatever the caller froze or hooked;
 ``score --exclude RUN`` that finds another store at the run's store path is refused naming
 both; a second search in a run directory, a second writer of a score or nas output and a
 second store writer through a symlink are refused at once naming the holder, and a killed
-holder's lock blocks nobody.  Bad input: exit code 2 and a message naming it."""
+holder's lock blocks nobody.  Bad input: exit code 2 and a message naming it.  A store whose
+metadata was edited (a network's accuracy, shapes or checksums, an array's data type or
+codecs) or cut short (an array's, a space's or the store's zarr.json) is damage: exit code
+1 naming the file and what does not match, and ``collect --verify`` recollects the network
+(a space's metadata cannot be: the message says what to do)."""
 import ast
+import hashlib
 import json
 import math
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -756,3 +762,199 @@ def test_a_second_writer_through_a_symlink_to_the_store_is_refused(tmp_path, cli
         _kill(other)
     with StatsStore(link, "a", config=cfg) as s:  # the killed writer's lock blocks nobody
         assert s.networks("a") == ["n000000", "n000001"]
+
+
+# ---- 7. store metadata: edited or cut short is damage (exit 1), and --verify repairs it --------
+
+SPACE = "bench_sss-digits"
+COLLECT = ["collect", "--space", "bench_sss", "--n", "11", "--quiet", "--store"]
+
+
+def _values(net):
+    """A network's groups as read: (layer indices, {kind: sha256 of its float32 bytes})."""
+    return [(idx, {n: hashlib.sha256(t.numpy().tobytes()).hexdigest() for n, t in env.items()})
+            for idx, env in net.groups]
+
+
+def _read_all(url):
+    """{key: (attrs, values)} of every network, as read."""
+    from stats_cache.store import StatsStore
+
+    s = StatsStore(url, "r")
+    return {k: (attrs, _values(s.read_network(SPACE, k))) for k, attrs in s.network_attrs(SPACE).items()}
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    """A store of 11 bench_sss networks collected by ``eznas collect``, what reads from it,
+    and the search network that an ``eznas evolve`` on it reads first (its validity filter)."""
+    from eznas.evolve.task import Task
+
+    url = str(tmp_path_factory.mktemp("collected") / "s.zarr")
+    assert eznas_run(COLLECT + [url]) == 0
+    return url, _read_all(url), Task(url, task_nets=11, validation_nets=3).nets[SPACE][0]
+
+
+def _copy(collected, tmp_path):
+    url = str(tmp_path / "s.zarr")
+    shutil.copytree(collected[0], url)
+    return url
+
+
+def _evolve(url, tmp_path):
+    return ["evolve", "--store", url, "--task-nets", "11", "--validation-nets", "3", "--population", "6", "--mu", "3",
+            "--lambda", "6", "--max-depth", "4", "--generations", "1", "--quiet", "--runs-root", tmp_path / "runs"]
+
+
+def _edit(path, change):
+    with open(path) as f:
+        meta = json.load(f)
+    change(meta)
+    with open(path, "w") as f:
+        json.dump(meta, f, indent=2)
+
+
+def _cut(path):
+    text = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(text[: len(text) // 2])
+
+
+def _set(d, path, value):
+    *head, last = path
+    for p in head:
+        d = d[p]
+    d[last] = value(d[last]) if callable(value) else value
+
+
+CUT = None  # the file cut short, as by a kill during its write
+# what the tester did to a network's metadata (issue 27): the file ({k}: the network), the
+# change of its JSON (CUT: cut short) and what the error says
+METADATA = {
+    "accuracy edited": ("{k}/zarr.json", lambda m: _set(m, ["attributes", "accuracy"], 99.0),
+                        "'accuracy' changed (reads 99.0)"),
+    "a group's shapes edited": ("{k}/zarr.json", lambda m: _set(m, ["attributes", "shapes", "w", 0], lambda v: v[::-1]),
+                                "'shapes' changed"),
+    "a checksum edited": ("{k}/zarr.json", lambda m: _set(m, ["attributes", "checksums", "out", 0], lambda c: c ^ 1),
+                          "'checksums' changed"),
+    "the checksums removed": ("{k}/zarr.json", lambda m: m["attributes"].pop("checksums"), "'checksums' removed"),
+    "an attribute added": ("{k}/zarr.json", lambda m: _set(m, ["attributes", "flops2"], 1), "'flops2' added"),
+    "the digest edited": ("{k}/zarr.json", lambda m: _set(m, ["attributes", "meta_digest", "attrs", "arch"], "0" * 16),
+                          "'arch' changed"),
+    "an array's data_type edited": ("{k}/w/zarr.json", lambda m: _set(m, ["data_type"], "int32"),
+                                    "w/zarr.json does not match its network's digest"),
+    "an array's codecs edited": ("{k}/out/zarr.json",
+                                 lambda m: _set(m, ["codecs", 0, "configuration", "chunk_shape"], [2, 1]), "'codecs' changed"),
+    "an array's metadata cut short": ("{k}/in/zarr.json", CUT, "array metadata in/zarr.json unreadable (JSONDecodeError"),
+}
+
+
+@pytest.mark.parametrize("how", list(METADATA))
+def test_edited_or_cut_short_network_metadata_is_damage_naming_the_file_and_verify_recollects_it(
+        tmp_path, cli, collected, how):
+    """Issue 27: an edited accuracy, shape, data type or checksum read as wrong numbers (a T3
+    sum of 128 as 7.7e11) and --verify passed; array metadata cut short was exit 2 naming no file."""
+    from stats_cache.store import DamagedError, StatsStore
+
+    _, before, key = collected
+    url = _copy(collected, tmp_path)
+    file, change, says = METADATA[how]
+    where = f"{url}/{SPACE}/{file.format(k=key)}"
+    _cut(where) if change is CUT else _edit(where, change)
+    code, _, err = cli(*_evolve(url, tmp_path))
+    assert code == 1 and f"{where}: " in err and says in err and "--verify" in err, err
+    assert "Traceback" not in err
+    with pytest.raises(DamagedError, match=re.escape(where)):  # the reader says the same: never values
+        s = StatsStore(url, "r")
+        s.network_attrs(SPACE)
+        s.read_network(SPACE, key)
+    assert list(StatsStore(url, "r").verify(SPACE)) == [key]  # only that network
+    code, _, err = cli(*COLLECT, url, "--verify")
+    assert code == 0 and f"{SPACE}/{key}: " in err and "recollecting it" in err and "1 damaged" not in err, err
+    assert _read_all(url) == before  # recollected as it was
+    assert StatsStore(url, "r").verify(SPACE) == {}
+
+
+def test_networks_written_before_digests_read_with_one_warning_and_verify_recollects_them(tmp_path, cli, collected):
+    """A store written before metadata digests (or before checksums) reads the same values,
+    with one warning; what can still be checked is checked (an array's data type against
+    its space's config, its shape against the network's shapes); --verify recollects them all."""
+    from stats_cache.store import DamagedError, StatsStore
+
+    _, before, _ = collected
+    url = _copy(collected, tmp_path)
+    old, older, edited, reshaped = sorted(before)[:4]
+    for k in (old, older, edited, reshaped):
+        _edit(f"{url}/{SPACE}/{k}/zarr.json", lambda m: m["attributes"].pop("meta_digest"))
+    _edit(f"{url}/{SPACE}/{older}/zarr.json", lambda m: m["attributes"].pop("checksums"))
+    s = StatsStore(url, "r")
+    with pytest.warns(UserWarning) as caught:
+        attrs = s.network_attrs(SPACE)
+        nets = {k: s.read_network(SPACE, k) for k in (old, older)}
+        s.network_attrs(SPACE)
+    said = [str(w.message) for w in caught]
+    assert sum("written before metadata digests" in m for m in said) == 1, said
+    assert sum("written before checksums" in m for m in said) == 1, said
+
+    def without(a, *names):
+        return {n: v for n, v in a.items() if n not in names}
+
+    stripped = {k: ["meta_digest"] for k in (old, edited, reshaped)} | {older: ["meta_digest", "checksums"]}
+    assert attrs == {k: without(a, *stripped.get(k, [])) for k, (a, _) in before.items()}
+    assert {k: _values(net) for k, net in nets.items()} == {k: before[k][1] for k in nets}  # the same values
+    # without a digest, a data type or shape that the space and the network's shapes refute is still damage
+    _edit(f"{url}/{SPACE}/{edited}/w/zarr.json", lambda m: _set(m, ["data_type"], "int32"))
+    with pytest.raises(DamagedError, match=re.escape(f"{url}/{SPACE}/{edited}/w/zarr.json: array w/zarr.json: data type "
+                                                     f"<i4, but space '{SPACE}' stores float32 (<f4)")):
+        s.read_network(SPACE, edited)
+    _edit(f"{url}/{SPACE}/{reshaped}/zarr.json", lambda m: _set(m, ["attributes", "shapes", "w", 0, 0], lambda n: n + 1))
+    with pytest.raises(DamagedError, match=re.escape(f"{url}/{SPACE}/{reshaped}/w/zarr.json: array w/zarr.json: shape")):
+        s.read_network(SPACE, reshaped)
+    with pytest.warns(UserWarning, match="written before metadata digests"):
+        code, _, err = cli(*COLLECT, url, "--verify")
+    assert code == 0, err
+    for k in (old, older, edited, reshaped):
+        assert f"{SPACE}/{k}: no metadata digest (written before digests were recorded" in err, err
+    assert _read_all(url) == before
+
+
+@pytest.mark.parametrize("how", ["cut short", "deleted"])
+def test_a_spaces_damaged_metadata_is_damage_naming_the_file_and_what_to_do(tmp_path, cli, collected, how):
+    """Issue 27: a space's zarr.json cut short was exit 2 ("Unterminated string ...") naming no
+    file, and --verify crashed the same way.  Its config cannot be told again, so nothing
+    rewrites it: every command says which file and what to do, and changes nothing."""
+    _, before, _ = collected
+    url = _copy(collected, tmp_path)
+    meta = f"{url}/{SPACE}/zarr.json"
+    _cut(meta) if how == "cut short" else os.remove(meta)
+
+    def files():
+        return {os.path.join(d, f): open(os.path.join(d, f), "rb").read() for d, _, fs in os.walk(url) for f in fs}
+
+    kept = files()
+    for args in (_evolve(url, tmp_path), [*COLLECT, url], [*COLLECT, url, "--verify"]):
+        code, _, err = cli(*args)
+        assert code == 1 and f"{meta}: space metadata {'unreadable' if how == 'cut short' else 'missing'}" in err, err
+        assert "restore this file from a copy of the store" in err and f"delete the space's folder {url}/{SPACE}" in err
+        assert "Traceback" not in err and files() == kept
+    shutil.rmtree(f"{url}/{SPACE}")  # what it says to do
+    assert cli(*COLLECT, url)[0] == 0 and _read_all(url) == before
+
+
+def test_the_stores_metadata_cut_short_is_damage_naming_the_file(tmp_path, cli, collected):
+    url = _copy(collected, tmp_path)
+    _cut(f"{url}/zarr.json")
+    for args in (_evolve(url, tmp_path), [*COLLECT, url, "--verify"]):
+        code, _, err = cli(*args)
+        assert code == 1 and f"{url}/zarr.json: store metadata unreadable (JSONDecodeError" in err, err
+        assert "restore this file from a copy of the store" in err
+
+
+def test_damage_found_in_a_worker_process_is_damage_in_its_parent():
+    """A ``DamagedError`` pickles as itself (it crossed from a joblib worker as a
+    BrokenProcessPool, a traceback instead of exit 1)."""
+    from stats_cache.store import DamagedError
+
+    e = pickle.loads(pickle.dumps(DamagedError("s.zarr/sp/n000000/w/zarr.json", "array missing", "do this")))
+    assert type(e) is DamagedError and str(e) == "s.zarr/sp/n000000/w/zarr.json: array missing; do this"
+    assert (e.where, e.reason, e.repair) == ("s.zarr/sp/n000000/w/zarr.json", "array missing", "do this")

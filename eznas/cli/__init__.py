@@ -5,8 +5,9 @@
 Messages go to stderr (--quiet: warnings and errors only; --verbose: debug, with
 tracebacks); results go to stdout.  Every command and subcommand takes --quiet and
 --verbose, and its --help shows each flag's default.  Exit codes: 0 done, 1 the data is
-damaged (a store that fails its checksums), 2 bad input (an argument, a file or a config
-field, named in the message), 130 interrupted (Ctrl-C; resumable).
+damaged (a store that fails its checksums or metadata digest, or whose metadata does not
+parse), 2 bad input (an argument, a file or a config field, named in the message), 130
+interrupted (Ctrl-C; resumable).
 """
 import argparse
 import importlib

@@ -5,7 +5,8 @@
 NB201's accuracies ship with the package (--ground-truth reads another copy).  Networks
 already complete in the store are skipped, so an interrupted run resumes.  One collection
 per store at a time (a second one is refused).  --verify first reads every stored network
-of the space against its checksums and recollects the damaged ones.
+of the space against its checksums and metadata digest and recollects the damaged ones,
+and those written before digests, whose metadata cannot be checked.
 """
 import logging
 
