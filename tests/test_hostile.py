@@ -558,7 +558,7 @@ def test_the_copy_keeps_torchs_reparametrizations_and_drops_every_other_hook():
     assert all(len(mod._forward_pre_hooks) == 2 and len(mod._forward_hooks) == 1 for mod in m)  # the caller's
 
 
-# ---- 5. another store, a second writer -------------------------------------------------------
+# ---- 6. another store, a second writer -------------------------------------------------------
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--population", "6", "--mu", "3", "--lambda", "6", "--task-nets", "12", "--validation-nets", "3",
