@@ -196,3 +196,25 @@ def test_programs_that_rank_every_space_alike_count_once():
               [1, 1, 3, 5, 4]]       # a tie where the first has none
     assert _distinct(scores, [(0, 3), (3, 5)]) == [0, 2, 3, 4, 5]
     assert _distinct(scores, [(0, 3)]) == [0, 3, 4, 5]  # judged on the first space alone
+
+
+def test_a_rerun_reads_the_fitness_of_every_program_from_disk(tmp_path, synthetic_store, monkeypatch, cli):
+    import eznas.evolve.algorithm as alg
+
+    common = ["--store", synthetic_store, "--population", "8", "--mu", "4", "--lambda", "8", "--nets-per-space", "0",
+              "--task-nets", "20", "--validation-nets", "6", "--max-depth", "5", "--seed", "5", "--generations", "2",
+              "--quiet", "--runs-root", str(tmp_path)]
+    assert cli("evolve", *common, "--name", "first")[0] == 0
+    assert len(os.listdir(tmp_path / "fitness-cache")) == 1
+    scored = []
+    real = alg.evaluate
+    monkeypatch.setattr(alg, "evaluate", lambda programs, *a, **k: scored.append(len(programs)) or real(programs, *a, **k))
+    assert cli("evolve", *common, "--name", "again")[0] == 0
+    # only the logged best program's validation fitness is computed again, one program per generation
+    assert scored == [1, 1, 1]
+    for f in ("checkpoint.json", "hall_of_fame.json"):
+        a, b = (json.load(open(tmp_path / r / f)) for r in ("first", "again"))
+        if f == "checkpoint.json":
+            assert a["population"] == b["population"] and a["hof"] == b["hof"]
+        else:
+            assert [r["program"] for r in a["programs"]] == [r["program"] for r in b["programs"]]

@@ -14,6 +14,7 @@ best program is logged (``best_validation``) for the plot and never used by sele
 A checkpoint (population, hall of fame, random state, log) is written atomically after
 every generation, so a resumed run continues exactly as an uninterrupted one.
 """
+import os
 import random
 import statistics
 import time
@@ -21,6 +22,7 @@ import time
 from deap import algorithms, tools
 from tqdm import tqdm
 
+from eznas.evolve.fitness_cache import FitnessCache, sample_key
 from eznas.evolve.primitives import from_string, make_toolbox
 from eznas.fitness import evaluate
 from eznas.parallel import backend
@@ -37,6 +39,12 @@ class Evolution:
         self.pop = []
         self.gen = -1
         self._fit_cache = {}  # (program, sample) -> fitness: with all search networks the sample never changes
+        # kept on disk beside the run directories when the run knows its store: a rerun reads them
+        self._disk = None
+        if getattr(cfg, "store_identity", None) and getattr(run, "path", None):
+            self._disk = FitnessCache(os.path.dirname(os.path.abspath(run.path)), cfg.store_identity, task.accuracy,
+                                      cfg.to_scalar, cfg.size_factor)
+            self._fit_cache.update(self._disk.read())
 
     # ---- helpers ------------------------------------------------------------------
     def random_valid(self, n):
@@ -76,15 +84,18 @@ class Evolution:
         and how many distinct programs the sample needed a fitness for (the log's
         "evaluated": whether this process had one cached or not, so that a resumed run logs
         what the uninterrupted one does)."""
-        skey = repr(sorted(sample.items()))
+        skey = sample_key(sample)
         texts = sorted({str(i) for i in inds})
         todo = [t for t in texts if (t, skey) not in self._fit_cache]
         if todo:
             fits, _ = evaluate([self.cfg.program(t) for t in todo], self.task.store_url, sample, self.task.accuracy, self.cfg.jobs, self.cfg.to_scalar,
                                **self.cfg.memory())
+            new = {(t, skey): f for t, f in zip(todo, fits)}
+            if self._disk is not None:
+                self._disk.add(new)
             if len(self._fit_cache) > 200_000:
                 self._fit_cache.clear()
-            self._fit_cache.update({(t, skey): f for t, f in zip(todo, fits)})
+            self._fit_cache.update(new)
         by_text = {t: self._fit_cache[(t, skey)] for t in texts}
         kept = []
         for ind in inds:
