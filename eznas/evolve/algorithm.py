@@ -41,7 +41,7 @@ class Evolution:
         self._fit_cache = {}  # (program, sample) -> fitness: with all search networks the sample never changes
         # kept on disk beside the run directories when the run knows its store: a rerun reads them
         self._disk = None
-        if getattr(cfg, "store_identity", None) and getattr(run, "path", None):
+        if cfg.store_identity:
             self._disk = FitnessCache(os.path.dirname(os.path.abspath(run.path)), cfg.store_identity, task.accuracy,
                                       cfg.to_scalar, cfg.size_factor)
             self._fit_cache.update(self._disk.read())

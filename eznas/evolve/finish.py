@@ -61,10 +61,11 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print, progress=False):
     both = {s: list(search[s]) + list(held[s]) for s in task.spaces}
     scores = score_items(task.store_url, cands, [(s, k) for s, ks in both.items() for k in ks], cfg.jobs,
                          cfg.to_scalar, **cfg.memory())
-    cols, start = {"search": [], "held": []}, 0
+    cols, start, bounds = {"search": [], "held": []}, 0, []  # bounds: each space's columns of ``scores``
     for s in task.spaces:
         cols["search"] += range(start, start + len(search[s]))
         cols["held"] += range(start + len(search[s]), start + len(both[s]))
+        bounds.append((start, start + len(both[s])))
         start += len(both[s])
     s_fits, s_taus = fitness_from_scores(scores[:, cols["search"]], search, task.accuracy)
     v_scores = scores[:, cols["held"]]
@@ -84,8 +85,6 @@ def finish(cfg, task, run, pop, hof, n_export=5, log=print, progress=False):
         rows.sort(key=lambda r: (-(r["task_min_tau"] + r["task_mean_tau"]), -r["validation_min_tau"]))
     else:  # ranked on networks selection never saw; ties broken by the search fitness
         rows.sort(key=lambda r: (-r["validation_min_tau"], -r["search_min_tau"]))
-    ends = np.cumsum([len(both[s]) for s in task.spaces]).tolist()
-    bounds = list(zip([0] + ends[:-1], ends))  # each space's columns of ``scores``
     rows = [rows[i] for i in _distinct([r.pop("_scores") for r in rows], bounds)]
     for k, r in enumerate(rows):
         r["sign"] = 1.0 if r["mean_tau"] >= 0 else -1.0
